@@ -1,0 +1,116 @@
+/**
+ * The contract between the core and one helpdesk vendor (DESIGN §5). An adapter is created from
+ * its validated config; the core never sees vendor payloads, and adapters never see LIME.
+ */
+import type { TSchema } from '@sinclair/typebox';
+import type { Logger } from 'pino';
+import type { ChatState, Content, ContentType } from '../core/content.js';
+import type { HttpClient } from '../delivery/http.js';
+
+export type CloseReason = 'agent' | 'customer' | 'timeout' | 'admin';
+
+/** The person on the other side of the router, as we hand them to the helpdesk. */
+export interface Customer {
+  /** Stable key for the helpdesk's external id: the originator when Blip gave one, else the tunnel address. */
+  id: string;
+  /** The tunnel address Blip routes to us (`{tunnel-id}@tunnel.msging.net`); replies go here. */
+  address: string;
+  /** `#tunnel.originator`: the customer's identity in the router (e.g. `5511…@wa.gw.msging.net`). */
+  originator?: string;
+  /** `#tunnel.owner`: the router's identity. */
+  router?: string;
+  /** The channel's domain (e.g. `wa.gw.msging.net`). */
+  channel?: string;
+  name?: string;
+  email?: string;
+  phone?: string;
+  /** Blip contact extras (string → string). */
+  extras: Record<string, string>;
+}
+
+export interface AttendanceInfo {
+  id: string;
+  bot: string;
+  openedAt: string;
+}
+
+export interface TranscriptEntry {
+  direction: 'customer' | 'bot';
+  at: string;
+  content: Content;
+}
+
+/** What the store keeps of the vendor side: `key` finds the attendance from a webhook. */
+export interface HelpdeskRef {
+  key: string;
+  data?: Record<string, unknown>;
+}
+
+export interface OutgoingMessage {
+  /** Our message id: stable across retries, usable as an idempotency key. */
+  id: string;
+  at: string;
+  content: Content;
+}
+
+/** Identifies which attendance a vendor event is about: our id, or the vendor key from the ref. */
+export type AttendanceMatch = { id: string } | { key: string };
+
+export type HelpdeskEvent =
+  | {
+      kind: 'agent.message';
+      eventId: string;
+      attendance: AttendanceMatch;
+      message: { id: string; content: Content; agent?: { id?: string; name?: string } };
+    }
+  | { kind: 'agent.typing'; eventId: string; attendance: AttendanceMatch; state: ChatState }
+  | { kind: 'agent.assigned'; eventId: string; attendance: AttendanceMatch; agent?: { id?: string; name?: string } }
+  | { kind: 'attendance.ended'; eventId: string; attendance: AttendanceMatch; reason?: string }
+  | { kind: 'ignored'; reason: string };
+
+export interface CheckResult {
+  ok: boolean;
+  detail: string;
+}
+
+/** Context each call gets: `attempt` starts at 1, so adapters can tell a retry. */
+export interface CallContext {
+  attempt: number;
+  deliveryId: number;
+}
+
+export interface WebhookReceiver {
+  /** Verify authenticity on the raw bytes, in constant time; fail closed. */
+  verify(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): { ok: true } | { ok: false; reason: string };
+  /** Turn a verified body into events; throw a BridgeError (400) on a malformed body. */
+  parse(body: unknown, headers: Record<string, string | string[] | undefined>): HelpdeskEvent[];
+  /**
+   * What to answer for an event about an attendance we do not know or have closed: our own tool
+   * contract wants 404/409; vendors that retry forever on 4xx want a 200 "ignored".
+   */
+  unmatched: 'reject' | 'ignore';
+}
+
+export interface HelpdeskAdapter {
+  readonly type: string;
+  readonly capabilities: { contents: readonly ContentType[]; typing: boolean };
+  check(): Promise<CheckResult>;
+  open(attendance: AttendanceInfo, customer: Customer, transcript: TranscriptEntry[], ctx: CallContext): Promise<HelpdeskRef>;
+  deliver(ref: HelpdeskRef, attendance: AttendanceInfo, message: OutgoingMessage, ctx: CallContext): Promise<{ vendorMessageId?: string }>;
+  signal?(ref: HelpdeskRef, attendance: AttendanceInfo, state: ChatState, ctx: CallContext): Promise<void>;
+  close?(ref: HelpdeskRef, attendance: AttendanceInfo, reason: CloseReason, ctx: CallContext): Promise<void>;
+  webhook?: WebhookReceiver;
+}
+
+export interface AdapterDeps {
+  http: HttpClient;
+  log: Logger;
+  botId: string;
+}
+
+export interface AdapterDefinition<C = unknown> {
+  type: string;
+  /** TypeBox schema of `bots[].helpdesk` for this type (must include `type: Literal(type)`). */
+  configSchema: TSchema;
+  create(config: C, deps: AdapterDeps): HelpdeskAdapter;
+}
