@@ -1,0 +1,142 @@
+/**
+ * buildApp(config) → a ready Fastify instance with the bridge, its store and its delivery worker,
+ * without listening (tests use inject() or listen on port 0). `close()` stops the worker, the
+ * server and the store in that order.
+ */
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import { Bridge } from './core/bridge.js';
+import { HttpClient } from './delivery/http.js';
+import { DeliveryWorker } from './delivery/worker.js';
+import { blipRoutes } from './blip/routes.js';
+import { helpdeskRoutes } from './helpdesks/routes.js';
+import { adminRoutes } from './http/admin.js';
+import { BridgeError } from './http/errors.js';
+import { Metrics } from './http/metrics.js';
+import { eventJsonSchema, WEBHOOK_EVENTS } from './helpdesks/webhook/contract.js';
+import { openStore } from './store/engines.js';
+import type { Store } from './store/store.js';
+
+export interface BuildOptions {
+  logger?: Logger;
+  /** Start the delivery worker (default true). */
+  worker?: boolean;
+}
+
+export interface BridgeApp {
+  app: FastifyInstance;
+  bridge: Bridge;
+  store: Store;
+  worker: DeliveryWorker;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+/** Secrets never reach the logs (DESIGN §7). */
+export const REDACT = [
+  'req.headers.authorization',
+  'req.headers["x-bridge-token"]',
+  'req.headers["webhook-signature"]',
+  '*.accessKey',
+  '*.inboundToken',
+  '*.adminToken',
+  '*.secret',
+];
+
+export function makeLogger(level: string): Logger {
+  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' } });
+}
+
+export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<BridgeApp> {
+  const log = opts.logger ?? makeLogger(config.log.level);
+  const store = await openStore(config.store.url);
+  await store.migrate();
+  if (store.engine === 'sqlite') await store.releaseAllLeases();
+  const http = new HttpClient(config.delivery.timeoutMs);
+  const bridge = new Bridge(config, store, http, log);
+  const metrics = new Metrics(store);
+  const worker = new DeliveryWorker(store, bridge, config.delivery, log.child({ component: 'worker' }), {
+    onOutcome(d, outcome, seconds) {
+      metrics.deliveries.inc({ lane: d.lane, kind: d.kind, outcome });
+      if (outcome === 'delivered') metrics.latency.observe({ lane: d.lane }, seconds);
+    },
+  });
+  bridge.setHooks({ wake: () => worker.wake() });
+
+  const app = Fastify({
+    loggerInstance: log,
+    bodyLimit: config.server.bodyLimitBytes,
+    disableRequestLogging: true,
+    // Webhook routes need the exact bytes for signatures; every route parses its own body.
+    return503OnClosing: true,
+  });
+  app.removeAllContentTypeParsers();
+  const keepBytes = (_req: unknown, body: Buffer | string, done: (err: null, body: Buffer | string) => void) => done(null, body);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, keepBytes);
+  app.addContentTypeParser(/^application\/[a-z0-9.+-]*\+json$/, { parseAs: 'buffer' }, keepBytes);
+
+  app.setErrorHandler((err: FastifyError | BridgeError, req, reply) => {
+    let e: BridgeError;
+    if (err instanceof BridgeError) e = err;
+    else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') e = new BridgeError('BRIDGE_ERR_UNSUPPORTED_MEDIA_TYPE', `got ${JSON.stringify(req.headers['content-type'] ?? 'none')}`);
+    else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') e = new BridgeError('BRIDGE_ERR_BODY_TOO_LARGE', `limit is ${config.server.bodyLimitBytes} bytes`);
+    else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') e = new BridgeError('BRIDGE_ERR_INVALID_JSON', err.message);
+    else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) e = new BridgeError('BRIDGE_ERR_INVALID_REQUEST', err.message);
+    else {
+      req.log.error({ err }, 'unexpected error');
+      e = new BridgeError('BRIDGE_ERR_INTERNAL');
+    }
+    if (e.status >= 400 && e.status < 500) req.log.info({ code: e.code, detail: e.detail, url: req.url }, 'request rejected');
+    return reply.code(e.status).send(e.toJSON());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new BridgeError('BRIDGE_ERR_NOT_FOUND', `${req.method} ${req.url.split('?')[0]}`);
+    return reply.code(404).send(e.toJSON());
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await store.ping();
+      const pending = await store.pendingMigrations();
+      if (pending.length) return reply.code(503).send(new BridgeError('BRIDGE_ERR_NOT_READY', `migrations pending: ${pending.join(', ')}`).toJSON());
+      return { status: 'ready', store: store.engine, bots: [...bridge.bots.keys()], deliveriesInFlight: worker.inFlight };
+    } catch (err) {
+      return reply.code(503).send(new BridgeError('BRIDGE_ERR_NOT_READY', `store: ${(err as Error).message}`).toJSON());
+    }
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+  app.get<{ Params: { event: string } }>('/schemas/webhook/:event', async (req) => {
+    const name = req.params.event.replace(/\.json$/, '');
+    if (!(WEBHOOK_EVENTS as readonly string[]).includes(name)) throw new BridgeError('BRIDGE_ERR_NOT_FOUND', `no schema for "${name}" (known: ${WEBHOOK_EVENTS.join(', ')})`);
+    return eventJsonSchema(name as (typeof WEBHOOK_EVENTS)[number]);
+  });
+
+  await app.register(blipRoutes, { bridge, metrics });
+  await app.register(helpdeskRoutes, { bridge, metrics });
+  await app.register(adminRoutes, { bridge, adminToken: config.server.adminToken });
+  await app.ready();
+
+  if (opts.worker !== false) worker.start();
+
+  let closed = false;
+  return {
+    app: app as unknown as FastifyInstance,
+    bridge,
+    store,
+    worker,
+    metrics,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await worker.stop();
+      await app.close();
+      await http.close();
+      await store.close();
+    },
+  };
+}

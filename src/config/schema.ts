@@ -1,0 +1,107 @@
+/**
+ * The configuration file's schema (DESIGN §6). Descriptions are the reference documentation of
+ * each key; defaults are applied by the loader. The helpdesk part is validated by the adapter's own
+ * schema (helpdesks/registry.ts), so adding a vendor never touches this file.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const Secret = (description: string) => Type.String({ minLength: 16, maxLength: 4096, description });
+
+export const ServerConfig = Type.Object(
+  {
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'Port to listen on; PORT overrides it.' }),
+    host: Type.String({ default: '0.0.0.0', description: 'Interface to listen on.' }),
+    publicUrl: Type.Optional(Type.String({ pattern: '^https?://', description: 'The URL Blip and helpdesks reach this service at (used in logs and setup hints).' })),
+    adminToken: Secret('Bearer token for /admin/* (at least 16 characters).'),
+    bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 1024 * 1024, description: 'Largest request body accepted.' }),
+  },
+  { additionalProperties: false },
+);
+
+export const StoreConfig = Type.Object(
+  {
+    url: Type.String({
+      default: 'sqlite:./data/bridge.db',
+      pattern: '^(sqlite:|postgres://|postgresql://)',
+      description: 'sqlite:<path> (sqlite::memory: for tests) or postgres://… (PostgreSQL is issue #5).',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const DeliveryConfig = Type.Object(
+  {
+    maxAttempts: Type.Integer({ minimum: 1, maximum: 1000, default: 12, description: 'Attempts before a delivery is dead.' }),
+    baseDelayMs: Type.Integer({ minimum: 1, default: 500, description: 'First retry delay; doubles each attempt, with jitter.' }),
+    maxDelayMs: Type.Integer({ minimum: 1, default: 300_000, description: 'Longest wait between attempts (Retry-After may ask for more, up to 1 hour).' }),
+    timeoutMs: Type.Integer({ minimum: 100, default: 10_000, description: 'Deadline of one outbound HTTP call.' }),
+    concurrency: Type.Integer({ minimum: 1, maximum: 1024, default: 64, description: 'Deliveries in flight at once (each lane still one at a time).' }),
+    pollIntervalMs: Type.Integer({ minimum: 10, default: 500, description: 'How often the worker looks for due retries when idle.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const BlipConfig = Type.Object(
+  {
+    identifier: Type.String({ minLength: 1, pattern: '^[^@\\s/]+$', description: "The human-attendance sub-bot's identifier (without @msging.net)." }),
+    accessKey: Type.String({ minLength: 1, description: 'The access key shown in the portal (base64), used for Authorization: Key.' }),
+    baseUrl: Type.String({ pattern: '^https?://', default: 'https://http.msging.net', description: 'The contract URL, e.g. https://acme.http.msging.net.' }),
+    inboundToken: Secret('The token Blip must send on the messages and notifications URLs (a custom header in the portal).'),
+    inboundHeader: Type.String({
+      pattern: '^[A-Za-z0-9-]+$',
+      default: 'authorization',
+      description: "Header carrying inboundToken. 'authorization' expects 'Bearer <token>'; any other header carries the token alone.",
+    }),
+    returnTo: Type.Optional(Type.String({ minLength: 1, description: "Service name or bot identity for the Redirect at the end; absent = the router's main service." })),
+    messagesPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 10_000, default: 50, description: 'Pace of messages sent to Blip (Blip documents 50/s on paid plans, 3/s free).' }),
+    historySource: Type.Union([Type.Literal('router'), Type.Literal('service')], {
+      default: 'router',
+      description: "Where the transcript comes from: 'router' reads lime://{router}/threads/{originator} (holds the bot part); 'service' reads this sub-bot's own thread.",
+    }),
+    contactSource: Type.Union([Type.Literal('router'), Type.Literal('service')], {
+      default: 'router',
+      description: "Where the contact comes from: 'router' reads lime://{router}/contacts/{originator}; 'service' reads /contacts/{tunnel address}.",
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const AttendanceConfig = Type.Object(
+  {
+    transcriptMessages: Type.Integer({ minimum: 0, maximum: 100, default: 30, description: 'How many recent messages of the bot conversation go to the agent (Blip caps $take at 100).' }),
+    messages: Type.Object(
+      {
+        opened: Type.Optional(Type.String({ minLength: 1, description: 'Sent to the customer when the helpdesk accepted the attendance.' })),
+        closed: Type.Optional(Type.String({ minLength: 1, description: 'Farewell sent before the Redirect.' })),
+        failed: Type.Optional(Type.String({ minLength: 1, description: 'Sent to the customer when the helpdesk could not take the attendance.' })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const BotConfig = Type.Object(
+  {
+    id: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'Route segment and tenant key: /blip/{id}/messages.' }),
+    blip: BlipConfig,
+    helpdesk: Type.Object({ type: Type.String({ minLength: 1 }) }, { additionalProperties: true, description: 'The helpdesk adapter and its settings; see docs/helpdesks/.' }),
+    attendance: AttendanceConfig,
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    server: ServerConfig,
+    store: StoreConfig,
+    delivery: DeliveryConfig,
+    log: Type.Object({ level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }) }, { additionalProperties: false, default: {} }),
+    bots: Type.Array(BotConfig, { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type BotConfig = Static<typeof BotConfig>;
+export type DeliveryConfig = Static<typeof DeliveryConfig>;

@@ -1,0 +1,195 @@
+/**
+ * Runs deliveries: heads of lanes only (per-lane FIFO), many lanes at once, retries with
+ * exponential backoff and jitter honouring Retry-After, dead after the budget (DESIGN §3).
+ * The worker is generic: what a delivery does is the executor's business; the follow-up effects
+ * an executor returns are applied in the same transaction that marks the delivery done, so a
+ * crash never leaves a sent delivery without its consequences, or consequences without the send.
+ */
+import type { Logger } from 'pino';
+import type { DeliveryConfig } from '../config/schema.js';
+import type { Queries, Store } from '../store/store.js';
+import type { DeliveryRow } from '../store/schema.js';
+import { DeliveryError } from './errors.js';
+
+export type Effects = (q: Queries, now: number) => Promise<void>;
+
+export interface Executor {
+  /** Performs the delivery; returns effects to commit with its completion. Throws DeliveryError to retry. */
+  execute(d: DeliveryRow): Promise<Effects | void>;
+  /** Called in the transaction that marks a delivery dead. */
+  onDead(q: Queries, d: DeliveryRow, error: string, now: number): Promise<void>;
+  /** A key shared by deliveries that one 429 should pause together (e.g. all to-blip lanes of a bot). */
+  pauseKey?(d: DeliveryRow): string | undefined;
+}
+
+export interface WorkerEvents {
+  onOutcome?(d: DeliveryRow, outcome: 'delivered' | 'retry' | 'dead', seconds: number): void;
+}
+
+const MAX_RETRY_AFTER_MS = 3_600_000;
+
+export function backoffMs(attempt: number, cfg: Pick<DeliveryConfig, 'baseDelayMs' | 'maxDelayMs'>, retryAfterMs?: number, random = Math.random): number {
+  const exp = Math.min(cfg.maxDelayMs, cfg.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  // "Equal jitter": at least half the delay, so retries spread without collapsing to zero.
+  const jittered = exp / 2 + random() * (exp / 2);
+  return Math.round(retryAfterMs !== undefined ? Math.min(MAX_RETRY_AFTER_MS, Math.max(jittered, retryAfterMs)) : jittered);
+}
+
+export class DeliveryWorker {
+  private running = false;
+  private readonly inflight = new Set<number>();
+  private readonly busyLanes = new Set<string>();
+  private readonly pausedUntil = new Map<string, number>();
+  private wakeUp: (() => void) | undefined;
+  private woken = false;
+  private loop: Promise<void> | undefined;
+  private readonly leaseMs: number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly executor: Executor,
+    private readonly cfg: DeliveryConfig,
+    private readonly log: Logger,
+    private readonly events: WorkerEvents = {},
+  ) {
+    // Long enough for one attempt with its deadline; a holder that died frees it after this.
+    this.leaseMs = cfg.timeoutMs * 3 + 5_000;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** New work was enqueued: look now instead of at the next poll. */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /** Stops taking work and waits for attempts in flight (up to `graceMs`). */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    const deadline = Date.now() + graceMs;
+    while (this.inflight.size > 0 && Date.now() < deadline) await sleep(20);
+  }
+
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let started = 0;
+      try {
+        started = await this.fill();
+      } catch (err) {
+        this.log.error({ err }, 'delivery worker: cannot read the store');
+      }
+      if (!this.running) break;
+      if (started === 0 || this.inflight.size >= this.cfg.concurrency) await this.idle();
+    }
+  }
+
+  private async idle(): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.cfg.pollIntervalMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+    this.wakeUp = undefined;
+    this.woken = false;
+  }
+
+  private async fill(): Promise<number> {
+    const free = this.cfg.concurrency - this.inflight.size;
+    if (free <= 0) return 0;
+    const now = Date.now();
+    // Ask for more than we can take: some heads belong to lanes already in flight.
+    const heads = await this.store.dueHeads(now, free + this.busyLanes.size + 16);
+    let started = 0;
+    for (const d of heads) {
+      if (started >= free) break;
+      const lane = `${d.attendance_id}|${d.lane}`;
+      if (this.inflight.has(d.id) || this.busyLanes.has(lane)) continue;
+      const key = this.executor.pauseKey?.(d);
+      if (key !== undefined && (this.pausedUntil.get(key) ?? 0) > now) continue;
+      if (!(await this.store.lease(d.id, now + this.leaseMs, now))) continue;
+      this.inflight.add(d.id);
+      this.busyLanes.add(lane);
+      started++;
+      void this.attempt({ ...d, attempts: d.attempts + 1 }).finally(() => {
+        this.inflight.delete(d.id);
+        this.busyLanes.delete(lane);
+        this.wake();
+      });
+    }
+    return started;
+  }
+
+  private async attempt(d: DeliveryRow): Promise<void> {
+    const started = Date.now();
+    let effects: Effects | void;
+    try {
+      effects = await this.executor.execute(d);
+    } catch (err) {
+      await this.failed(d, err);
+      return;
+    }
+    try {
+      await this.store.transaction(async (q) => {
+        const now = Date.now();
+        if (effects) await effects(q, now);
+        await q.markDone(d.id, now);
+      });
+      this.events.onOutcome?.(d, 'delivered', (Date.now() - d.created_at) / 1000);
+      this.log.debug({ delivery: d.id, lane: d.lane, kind: d.kind, ms: Date.now() - started }, 'delivered');
+    } catch (err) {
+      // The peer has it but we could not record it: the lease expires and it is retried, which the
+      // stable ids we send make harmless.
+      this.log.error({ err, delivery: d.id }, 'delivered but could not record it');
+    }
+  }
+
+  private async failed(d: DeliveryRow, err: unknown): Promise<void> {
+    const e = err instanceof DeliveryError ? err : new DeliveryError(`${(err as Error)?.message ?? String(err)}`, false);
+    if (!(err instanceof DeliveryError)) this.log.error({ err, delivery: d.id, kind: d.kind }, 'delivery failed with an unexpected error');
+    const now = Date.now();
+    const message = `attempt ${d.attempts}: ${e.message}`.slice(0, 2000);
+    try {
+      if (e.retryable && d.attempts < this.cfg.maxAttempts) {
+        const wait = backoffMs(d.attempts, this.cfg, e.retryAfterMs);
+        if (e.status === 429) {
+          const key = this.executor.pauseKey?.(d);
+          if (key !== undefined) this.pausedUntil.set(key, now + wait);
+        }
+        await this.store.markRetry(d.id, now + wait, message, now);
+        this.events.onOutcome?.(d, 'retry', (now - d.created_at) / 1000);
+        this.log.warn({ delivery: d.id, lane: d.lane, kind: d.kind, attempt: d.attempts, retryInMs: wait, error: e.message }, 'delivery will be retried');
+      } else {
+        await this.store.transaction(async (q) => {
+          await q.markDead(d.id, message, now);
+          await this.executor.onDead(q, d, e.message, now);
+        });
+        this.events.onOutcome?.(d, 'dead', (now - d.created_at) / 1000);
+        this.log.error({ delivery: d.id, lane: d.lane, kind: d.kind, attempts: d.attempts, error: e.message }, 'delivery is dead');
+      }
+    } catch (storeErr) {
+      this.log.error({ err: storeErr, delivery: d.id }, 'cannot record a failed attempt; the lease will expire and it is retried');
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

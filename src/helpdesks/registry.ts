@@ -1,0 +1,15 @@
+/**
+ * The one list of helpdesk adapters. Adding a vendor touches only its folder and one line here.
+ */
+import type { AdapterDefinition } from './adapter.js';
+import { webhookAdapter } from './webhook/index.js';
+
+const ADAPTERS: readonly AdapterDefinition<any>[] = [webhookAdapter];
+
+export function adapterDefinition(type: string): AdapterDefinition<unknown> | undefined {
+  return ADAPTERS.find((a) => a.type === type);
+}
+
+export function adapterTypes(): string[] {
+  return ADAPTERS.map((a) => a.type);
+}

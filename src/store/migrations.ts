@@ -1,0 +1,86 @@
+/**
+ * Ordered migrations. Kysely's Migrator runs them in order, each pending batch in one transaction
+ * (SQLite and PostgreSQL both have transactional DDL), and records them in kysely_migration.
+ * Never edit a released step: add a new one.
+ */
+import { PostgresAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+function isPostgres(db: Kysely<any>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+const steps: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('attendances')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('bot_id', 'text', (c) => c.notNull())
+        .addColumn('customer_address', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('customer', 'text', (c) => c.notNull())
+        .addColumn('helpdesk_key', 'text')
+        .addColumn('helpdesk_ref', 'text')
+        .addColumn('agent', 'text')
+        .addColumn('opened_at', 'bigint', (c) => c.notNull())
+        .addColumn('closed_at', 'bigint')
+        .addColumn('close_reason', 'text')
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      // At most one attendance per customer that is not closed: the guard against opening twice.
+      await sql`CREATE UNIQUE INDEX attendances_active ON attendances (bot_id, customer_address) WHERE state <> 'closed'`.execute(db);
+      await db.schema.createIndex('attendances_helpdesk_key').on('attendances').columns(['bot_id', 'helpdesk_key']).execute();
+      await db.schema.createIndex('attendances_state').on('attendances').columns(['state', 'opened_at']).execute();
+
+      await db.schema
+        .createTable('messages')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('attendance_id', 'text', (c) => c.notNull().references('attendances.id'))
+        .addColumn('direction', 'text', (c) => c.notNull())
+        .addColumn('source_id', 'text')
+        .addColumn('content', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('vendor_id', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('messages_attendance').on('messages').columns(['attendance_id', 'created_at']).execute();
+      await db.schema.createIndex('messages_source').on('messages').columns(['source_id']).execute();
+
+      await db.schema
+        .createTable('dedupe')
+        .addColumn('bot_id', 'text', (c) => c.notNull())
+        .addColumn('scope', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('dedupe_pk', ['bot_id', 'scope', 'key'])
+        .execute();
+
+      await db.schema
+        .createTable('deliveries')
+        .addColumn('id', isPostgres(db) ? 'bigserial' : 'integer', (c) => (isPostgres(db) ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('attendance_id', 'text', (c) => c.notNull().references('attendances.id'))
+        .addColumn('bot_id', 'text', (c) => c.notNull())
+        .addColumn('lane', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_at', 'bigint', (c) => c.notNull())
+        .addColumn('lease_until', 'bigint')
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      // Lane heads: the oldest pending delivery of (attendance, lane).
+      await db.schema.createIndex('deliveries_lane').on('deliveries').columns(['attendance_id', 'lane', 'state', 'id']).execute();
+      await db.schema.createIndex('deliveries_due').on('deliveries').columns(['state', 'next_at']).execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return steps;
+  },
+};

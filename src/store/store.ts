@@ -1,0 +1,313 @@
+/**
+ * The store: one interface over Kysely (DESIGN §5). Engines differ only in how the Kysely instance
+ * is made (engines.ts); every query here is portable SQL so PostgreSQL can join without touching
+ * the core. `Queries` works on the database or inside a transaction alike.
+ */
+import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
+import type { AttendanceRow, AttendanceState, Database, DeliveryRow, Lane, MessageDirection, MessageRow, NewDelivery } from './schema.js';
+import { migrationProvider } from './migrations.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface NewAttendance {
+  id: string;
+  bot_id: string;
+  customer_address: string;
+  customer: unknown;
+  opened_at: number;
+}
+
+export interface NewMessage {
+  id: string;
+  attendance_id: string;
+  direction: MessageDirection;
+  source_id: string | null;
+  content: unknown;
+  status: string;
+  created_at: number;
+}
+
+export interface AttendanceFilter {
+  bot?: string;
+  state?: AttendanceState;
+  customer?: string;
+  limit: number;
+  /** Keyset paging: attendances opened before this one (id of the last row seen). */
+  before?: { openedAt: number; id: string };
+}
+
+export class Queries {
+  constructor(protected readonly db: Db) {}
+
+  /** Records an inbound id; false when it was already there (a duplicate). */
+  async claimDedupe(bot: string, scope: string, key: string, now: number): Promise<boolean> {
+    const res = await this.db
+      .insertInto('dedupe')
+      .values({ bot_id: bot, scope, key, created_at: now })
+      .onConflict((oc) => oc.columns(['bot_id', 'scope', 'key']).doNothing())
+      .executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  async activeAttendance(bot: string, address: string): Promise<AttendanceRow | undefined> {
+    return this.db
+      .selectFrom('attendances')
+      .selectAll()
+      .where('bot_id', '=', bot)
+      .where('customer_address', '=', address)
+      .where('state', '<>', 'closed')
+      .executeTakeFirst();
+  }
+
+  async createAttendance(a: NewAttendance): Promise<void> {
+    await this.db
+      .insertInto('attendances')
+      .values({
+        id: a.id,
+        bot_id: a.bot_id,
+        customer_address: a.customer_address,
+        state: 'opening',
+        customer: JSON.stringify(a.customer),
+        helpdesk_key: null,
+        helpdesk_ref: null,
+        agent: null,
+        opened_at: a.opened_at,
+        closed_at: null,
+        close_reason: null,
+        updated_at: a.opened_at,
+      })
+      .execute();
+  }
+
+  async attendance(id: string): Promise<AttendanceRow | undefined> {
+    return this.db.selectFrom('attendances').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async attendanceByHelpdeskKey(bot: string, key: string): Promise<AttendanceRow | undefined> {
+    // The newest one: a vendor key could be reused after a close (e.g. one conversation per customer).
+    return this.db
+      .selectFrom('attendances')
+      .selectAll()
+      .where('bot_id', '=', bot)
+      .where('helpdesk_key', '=', key)
+      .orderBy('opened_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
+  async updateAttendance(
+    id: string,
+    patch: Partial<Pick<AttendanceRow, 'state' | 'customer' | 'helpdesk_key' | 'helpdesk_ref' | 'agent' | 'closed_at' | 'close_reason'>>,
+    now: number,
+    /** Only if the attendance is in one of these states (compare-and-set). */
+    from?: AttendanceState[],
+  ): Promise<boolean> {
+    let q = this.db.updateTable('attendances').set({ ...patch, updated_at: now }).where('id', '=', id);
+    if (from) q = q.where('state', 'in', from);
+    const res = await q.executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async listAttendances(f: AttendanceFilter): Promise<AttendanceRow[]> {
+    let q = this.db.selectFrom('attendances').selectAll();
+    if (f.bot) q = q.where('bot_id', '=', f.bot);
+    if (f.state) q = q.where('state', '=', f.state);
+    if (f.customer) q = q.where('customer_address', '=', f.customer);
+    if (f.before) {
+      const b = f.before;
+      q = q.where((eb) => eb.or([eb('opened_at', '<', b.openedAt), eb.and([eb('opened_at', '=', b.openedAt), eb('id', '<', b.id)])]));
+    }
+    return q.orderBy('opened_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
+  }
+
+  async countOpenAttendances(): Promise<Array<{ bot_id: string; state: string; n: number }>> {
+    const rows = await this.db
+      .selectFrom('attendances')
+      .select(['bot_id', 'state', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('state', '<>', 'closed')
+      .groupBy(['bot_id', 'state'])
+      .execute();
+    return rows.map((r) => ({ ...r, n: Number(r.n) }));
+  }
+
+  async insertMessage(m: NewMessage): Promise<void> {
+    await this.db
+      .insertInto('messages')
+      .values({ ...m, content: JSON.stringify(m.content), vendor_id: null, updated_at: m.created_at })
+      .execute();
+  }
+
+  async updateMessage(id: string, patch: { status?: string; vendor_id?: string | null }, now: number): Promise<void> {
+    await this.db.updateTable('messages').set({ ...patch, updated_at: now }).where('id', '=', id).execute();
+  }
+
+  /** Status updates from Blip notifications name the id we sent the message with. */
+  async updateMessageStatusBySource(attendanceId: string | null, sourceId: string, status: string, now: number): Promise<number> {
+    let q = this.db.updateTable('messages').set({ status, updated_at: now }).where('source_id', '=', sourceId).where('direction', '<>', 'customer');
+    if (attendanceId) q = q.where('attendance_id', '=', attendanceId);
+    const res = await q.executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  async messageById(id: string): Promise<MessageRow | undefined> {
+    return this.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async messagesOf(attendanceId: string, limit = 1000): Promise<MessageRow[]> {
+    return this.db.selectFrom('messages').selectAll().where('attendance_id', '=', attendanceId).orderBy('created_at').orderBy('id').limit(limit).execute();
+  }
+
+  async enqueue(d: NewDelivery, now: number): Promise<number> {
+    const res = await this.db
+      .insertInto('deliveries')
+      .values({ ...d, state: 'pending', attempts: 0, next_at: d.next_at ?? now, lease_until: null, last_error: null, created_at: now, updated_at: now })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return Number(res.id);
+  }
+
+  async delivery(id: number): Promise<DeliveryRow | undefined> {
+    return this.db.selectFrom('deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async deliveriesOf(attendanceId: string): Promise<DeliveryRow[]> {
+    return this.db.selectFrom('deliveries').selectAll().where('attendance_id', '=', attendanceId).orderBy('id').execute();
+  }
+
+  /**
+   * Heads of lanes that are due: the oldest pending delivery of each (attendance, lane), when its
+   * time has come and nobody holds a lease on it. FIFO holds because only a head is ever returned.
+   */
+  async dueHeads(now: number, limit: number): Promise<DeliveryRow[]> {
+    return this.db
+      .selectFrom('deliveries as d')
+      .selectAll('d')
+      .where('d.state', '=', 'pending')
+      .where('d.next_at', '<=', now)
+      .where((eb) => eb.or([eb('d.lease_until', 'is', null), eb('d.lease_until', '<=', now)]))
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('deliveries as p')
+              .select(sql`1`.as('one'))
+              .whereRef('p.attendance_id', '=', 'd.attendance_id')
+              .whereRef('p.lane', '=', 'd.lane')
+              .where('p.state', '=', 'pending')
+              .whereRef('p.id', '<', 'd.id'),
+          ),
+        ),
+      )
+      .orderBy('d.next_at')
+      .orderBy('d.id')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Takes a lease on a head; false when someone else got it first. */
+  async lease(id: number, until: number, now: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable('deliveries')
+      .set({ lease_until: until, attempts: sql`attempts + 1`, updated_at: now })
+      .where('id', '=', id)
+      .where('state', '=', 'pending')
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async markDone(id: number, now: number): Promise<void> {
+    await this.db.updateTable('deliveries').set({ state: 'done', lease_until: null, last_error: null, updated_at: now }).where('id', '=', id).execute();
+  }
+
+  async markRetry(id: number, nextAt: number, error: string, now: number): Promise<void> {
+    await this.db.updateTable('deliveries').set({ next_at: nextAt, lease_until: null, last_error: error, updated_at: now }).where('id', '=', id).execute();
+  }
+
+  async markDead(id: number, error: string, now: number): Promise<void> {
+    await this.db.updateTable('deliveries').set({ state: 'dead', lease_until: null, last_error: error, updated_at: now }).where('id', '=', id).execute();
+  }
+
+  async listDeliveries(f: { state?: 'pending' | 'done' | 'dead'; bot?: string; lane?: Lane; limit: number; afterId?: number }): Promise<DeliveryRow[]> {
+    let q = this.db.selectFrom('deliveries').selectAll();
+    if (f.state) q = q.where('state', '=', f.state);
+    if (f.bot) q = q.where('bot_id', '=', f.bot);
+    if (f.lane) q = q.where('lane', '=', f.lane);
+    if (f.afterId !== undefined) q = q.where('id', '>', f.afterId);
+    return q.orderBy('id').limit(f.limit).execute();
+  }
+
+  /** A dead delivery goes back to pending with a fresh budget, due now. */
+  async revive(id: number, now: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable('deliveries')
+      .set({ state: 'pending', attempts: 0, next_at: now, lease_until: null, updated_at: now })
+      .where('id', '=', id)
+      .where('state', '=', 'dead')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async countDeliveries(): Promise<Array<{ lane: string; state: string; n: number }>> {
+    const rows = await this.db
+      .selectFrom('deliveries')
+      .select(['lane', 'state', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('state', '<>', 'done')
+      .groupBy(['lane', 'state'])
+      .execute();
+    return rows.map((r) => ({ ...r, n: Number(r.n) }));
+  }
+
+  /** Pending deliveries of a lane (used to decide when a closing attendance is drained). */
+  async pendingInLane(attendanceId: string, lane: Lane): Promise<number> {
+    const r = await this.db
+      .selectFrom('deliveries')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('attendance_id', '=', attendanceId)
+      .where('lane', '=', lane)
+      .where('state', '=', 'pending')
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+}
+
+export class Store extends Queries {
+  constructor(
+    readonly kysely: Kysely<Database>,
+    readonly engine: 'sqlite' | 'postgres',
+  ) {
+    super(kysely);
+  }
+
+  transaction<T>(fn: (q: Queries) => Promise<T>): Promise<T> {
+    return this.kysely.transaction().execute((trx) => fn(new Queries(trx)));
+  }
+
+  private migrator(): Migrator {
+    return new Migrator({ db: this.kysely, provider: migrationProvider });
+  }
+
+  /** Applies pending migrations; returns the names applied. */
+  async migrate(): Promise<string[]> {
+    const { error, results } = await this.migrator().migrateToLatest();
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  }
+
+  async pendingMigrations(): Promise<string[]> {
+    const all = await this.migrator().getMigrations();
+    return all.filter((m) => !m.executedAt).map((m) => m.name);
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.kysely);
+  }
+
+  /** Single-process engines: leases left by a killed process are void at start. */
+  async releaseAllLeases(): Promise<void> {
+    await this.kysely.updateTable('deliveries').set({ lease_until: null }).where('state', '=', 'pending').where('lease_until', 'is not', null).execute();
+  }
+
+  async close(): Promise<void> {
+    await this.kysely.destroy();
+  }
+}
