@@ -3,7 +3,7 @@
  * without listening (tests use inject() or listen on port 0). `close()` stops the worker, the
  * server and the store in that order.
  */
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { Bridge } from './core/bridge.js';
@@ -67,7 +67,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const app = Fastify({
     loggerInstance: log,
     bodyLimit: config.server.bodyLimitBytes,
-    disableRequestLogging: true,
+    // Per-request lines would dominate the log at thousands of messages a second; rejections and
+    // deliveries are logged where they happen.
+    logController: new LogController({ disableRequestLogging: true }),
     // Webhook routes need the exact bytes for signatures; every route parses its own body.
     return503OnClosing: true,
   });

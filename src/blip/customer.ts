@@ -71,8 +71,10 @@ export async function enrichCustomer(blip: BlipClient, cfg: BotConfig['blip'], c
 }
 
 /**
- * The last `take` messages of the conversation before the hand-off, oldest first. `exclude` holds
- * the ids of messages that are already part of the attendance (they reach the agent as messages).
+ * The last `take` messages of the conversation before the hand-off, oldest first. The thread also
+ * holds the attendance's own messages (they reach the agent as messages): those are left out by id
+ * (`exclude`) and, for ones still in flight to us, by date (`before`, when the attendance opened).
+ * We ask Blip for a margin more than `take` so that leaving them out still leaves `take`.
  */
 export async function readTranscript(
   blip: BlipClient,
@@ -80,10 +82,11 @@ export async function readTranscript(
   customer: Customer,
   take: number,
   exclude: ReadonlySet<string>,
+  before: number,
   log: Logger,
 ): Promise<TranscriptEntry[]> {
   if (take <= 0) return [];
-  const query = `?$take=${take}&refreshExpiredMedia=true`;
+  const query = `?$take=${Math.min(100, take + 20)}&refreshExpiredMedia=true`;
   const uri =
     (cfg.historySource === 'router' && customer.originator && routerScoped(customer, `/threads/${encodeURIComponent(customer.originator)}${query}`)) ||
     `/threads/${encodeURIComponent(customer.address)}${query}`;
@@ -102,6 +105,7 @@ export async function readTranscript(
     const converted = limeToContent(item.type, item.content);
     if (converted.kind !== 'content') continue;
     const at = typeof item.date === 'string' && !Number.isNaN(Date.parse(item.date)) ? item.date : new Date(0).toISOString();
+    if (Date.parse(at) >= before) continue;
     // In the thread, "received" is what the bot received: the customer speaking.
     entries.push({ direction: item.direction === 'received' ? 'customer' : 'bot', at: new Date(at).toISOString(), content: converted.content, t: Date.parse(at) });
   }

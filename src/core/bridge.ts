@@ -330,7 +330,7 @@ export class Bridge implements Executor {
     let customer = JSON.parse(att.customer) as Customer;
     customer = await enrichCustomer(bot.blip, bot.config.blip, customer, log);
     const own = new Set((await this.store.messagesOf(att.id)).map((m) => m.source_id).filter((s): s is string => s !== null));
-    const transcript = await readTranscript(bot.blip, bot.config.blip, customer, bot.config.attendance.transcriptMessages, own, log);
+    const transcript = await readTranscript(bot.blip, bot.config.blip, customer, bot.config.attendance.transcriptMessages, own, att.opened_at, log);
     const ref: HelpdeskRef = await bot.adapter.open(info, customer, transcript, ctx);
     return async (q, now) => {
       await q.updateAttendance(att.id, { state: 'open', customer: JSON.stringify(customer), helpdesk_key: ref.key, helpdesk_ref: JSON.stringify(ref) }, now, ['opening']);

@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+/**
+ * blip-helpdesk-bridge <command>
+ *   serve (default)        serve BRIDGE_CONFIG (default ./bridge.yaml); no file and not
+ *                          production → the sandbox
+ *   check-config [file]    validate the file, then check credentials against Blip and the helpdesk
+ *                          (--offline: validation only)
+ *   migrate                apply pending store migrations and exit
+ *   attendances [--state S] [--bot B]   list attendances
+ *   close <attendance-id>  end an attendance (farewell + Redirect)
+ *   dead                   list dead deliveries
+ *   retry <delivery-id>    replay a dead delivery
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { buildApp, makeLogger } from './app.js';
+import { ConfigError, loadConfigFile } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { Bridge } from './core/bridge.js';
+import { HttpClient } from './delivery/http.js';
+import { attendanceView, deliveryView } from './http/admin.js';
+import { BridgeError } from './http/errors.js';
+import { openStore } from './store/engines.js';
+import { shutdownOn } from './shutdown.js';
+
+const USAGE = `usage: blip-helpdesk-bridge [serve | check-config [file] [--offline] | migrate | attendances [--state S] [--bot B] | close <attendance-id> | dead | retry <delivery-id>]`;
+
+function configPath(arg?: string): string {
+  return resolve(arg ?? process.env['BRIDGE_CONFIG'] ?? './bridge.yaml');
+}
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i === -1 ? undefined : args[i + 1];
+}
+
+async function serve(): Promise<void> {
+  const path = configPath();
+  if (!existsSync(path)) {
+    if (process.env['NODE_ENV'] === 'production') {
+      console.error(`blip-helpdesk-bridge: no configuration file at ${path}. Set BRIDGE_CONFIG or create it (see README, "Configuration").`);
+      process.exit(2);
+    }
+    const { startSandbox } = await import('./sandbox.js');
+    await startSandbox();
+    return;
+  }
+  const config = loadConfigFile(path);
+  const running = await buildApp(config);
+  const address = await running.app.listen({ port: config.server.port, host: config.server.host });
+  running.app.log.info({ address, bots: config.bots.map((b) => b.id), store: config.store.url.split(':')[0] }, 'blip-helpdesk-bridge serving');
+  shutdownOn(running.close, running.app.log);
+}
+
+async function checkConfig(args: string[]): Promise<number> {
+  const file = args.find((a) => !a.startsWith('--'));
+  const path = configPath(file);
+  const config = loadConfigFile(path);
+  console.log(`✓ ${path}: valid (${config.bots.length} bot${config.bots.length === 1 ? '' : 's'}: ${config.bots.map((b) => `${b.id} → ${b.helpdesk.type}`).join(', ')})`);
+  if (args.includes('--offline')) return 0;
+  const { bridge, close } = await offlineBridge(config);
+  try {
+    let ok = true;
+    for (const r of await bridge.checkAll()) {
+      ok &&= r.ok;
+      console.log(`${r.ok ? '✓' : '✗'} ${r.bot} ${r.part}: ${r.detail}`);
+    }
+    return ok ? 0 : 1;
+  } finally {
+    await close();
+  }
+}
+
+/** A Bridge over the store without HTTP server or worker, for one-shot commands. */
+async function offlineBridge(config: Config): Promise<{ bridge: Bridge; close: () => Promise<void> }> {
+  const store = await openStore(config.store.url);
+  await store.migrate();
+  const http = new HttpClient(config.delivery.timeoutMs);
+  const bridge = new Bridge(config, store, http, makeLogger('warn'));
+  return {
+    bridge,
+    async close() {
+      await http.close();
+      await store.close();
+    },
+  };
+}
+
+async function main(): Promise<number> {
+  const [command = 'serve', ...args] = process.argv.slice(2);
+  switch (command) {
+    case 'serve':
+      await serve();
+      return -1;
+    case 'check-config':
+      return checkConfig(args);
+    case 'migrate': {
+      const config = loadConfigFile(configPath());
+      const store = await openStore(config.store.url);
+      const applied = await store.migrate();
+      await store.close();
+      console.log(applied.length ? `applied: ${applied.join(', ')}` : 'the store is up to date');
+      return 0;
+    }
+    case 'attendances':
+    case 'close':
+    case 'dead':
+    case 'retry': {
+      const { bridge, close } = await offlineBridge(loadConfigFile(configPath()));
+      try {
+        if (command === 'attendances') {
+          const state = flag(args, '--state');
+          const bot = flag(args, '--bot');
+          if (state && !['opening', 'open', 'closing', 'closed'].includes(state)) throw new BridgeError('BRIDGE_ERR_INVALID_REQUEST', `--state must be opening, open, closing or closed`);
+          const rows = await bridge.store.listAttendances({ limit: 200, ...(state ? { state: state as 'open' } : {}), ...(bot ? { bot } : {}) });
+          console.log(JSON.stringify(rows.map(attendanceView), null, 2));
+        } else if (command === 'close') {
+          if (!args[0]) throw new BridgeError('BRIDGE_ERR_INVALID_REQUEST', 'close needs an attendance id');
+          console.log(JSON.stringify(attendanceView(await bridge.close(args[0], 'admin')), null, 2));
+          console.log('closing: the running service sends the farewell and the Redirect.');
+        } else if (command === 'dead') {
+          console.log(JSON.stringify((await bridge.store.listDeliveries({ state: 'dead', limit: 500 })).map(deliveryView), null, 2));
+        } else {
+          const id = Number(args[0]);
+          if (!Number.isInteger(id)) throw new BridgeError('BRIDGE_ERR_INVALID_REQUEST', 'retry needs a delivery id');
+          if (!(await bridge.retry(id))) throw new BridgeError('BRIDGE_ERR_DELIVERY_NOT_DEAD', `delivery ${id} is not dead`);
+          console.log(`delivery ${id} is pending again; the running service retries it.`);
+        }
+      } finally {
+        await close();
+      }
+      return 0;
+    }
+    case '--help':
+    case '-h':
+    case 'help':
+      console.log(USAGE);
+      return 0;
+    default:
+      console.error(USAGE);
+      return 2;
+  }
+}
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) console.error(err.message);
+    else if (err instanceof BridgeError) console.error(`${err.code}: ${err.message}`);
+    else console.error(err);
+    process.exit(err instanceof ConfigError || err instanceof BridgeError ? 2 : 1);
+  },
+);

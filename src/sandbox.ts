@@ -1,0 +1,121 @@
+/**
+ * The sandbox: the real service wired to in-process simulators of Blip and of a custom tool, so a
+ * newcomer can try the whole loop with curl (README, "Try it"). Started by `npm start` when there is
+ * no bridge.yaml outside production. Ports: the service on PORT (default 8080), the Blip simulator
+ * on PORT+1, the tool simulator on PORT+2.
+ */
+import { BlipSimulator } from '../simulators/blip/index.js';
+import { WebhookToolSimulator } from '../simulators/webhook-tool/index.js';
+import { buildApp, makeLogger } from './app.js';
+import { shutdownOn } from './shutdown.js';
+import { parseConfig } from './config/load.js';
+
+export const SANDBOX = {
+  bot: 'sandbox',
+  identifier: 'sandboxhuman',
+  accessKey: Buffer.from('sandbox-access-key').toString('base64'),
+  router: 'sandboxrouter',
+  service: 'human',
+  inboundToken: 'sandbox-inbound-token',
+  adminToken: 'sandbox-admin-token',
+  toolSecret: `whsec_${Buffer.from('sandbox-tool-secret-32-bytes-long!!').toString('base64')}`,
+  customer: '5511999990001@wa.gw.msging.net',
+} as const;
+
+export async function startSandbox(): Promise<void> {
+  const port = Number(process.env['PORT'] ?? 8080);
+  if (!Number.isInteger(port) || port <= 0 || port > 65533) throw new Error(`PORT: not a usable port for the sandbox (got ${process.env['PORT']})`);
+  const host = '127.0.0.1';
+  const blip = new BlipSimulator({
+    bots: [{ identifier: SANDBOX.identifier, accessKey: SANDBOX.accessKey, router: SANDBOX.router, service: SANDBOX.service }],
+    notifyDispatched: true,
+  });
+  const blipUrl = await blip.start(port + 1);
+  const tool = new WebhookToolSimulator({ secret: SANDBOX.toolSecret });
+  const toolUrl = await tool.start(port + 2);
+
+  const config = parseConfig(
+    {
+      server: { port, host, adminToken: SANDBOX.adminToken, publicUrl: `http://${host}:${port}` },
+      store: { url: 'sqlite:./data/sandbox.db' },
+      log: { level: process.env['LOG_LEVEL'] ?? 'info' },
+      delivery: { baseDelayMs: 200, maxAttempts: 6 },
+      bots: [
+        {
+          id: SANDBOX.bot,
+          blip: {
+            identifier: SANDBOX.identifier,
+            accessKey: SANDBOX.accessKey,
+            baseUrl: blipUrl,
+            inboundToken: SANDBOX.inboundToken,
+          },
+          helpdesk: { type: 'webhook', url: `${toolUrl}/bridge`, secret: SANDBOX.toolSecret },
+          attendance: {
+            transcriptMessages: 30,
+            messages: { opened: 'You are now talking to a person. (sandbox)', closed: 'Thanks for talking to us! Back to the bot now.' },
+          },
+        },
+      ],
+    },
+    'sandbox',
+  );
+  const running = await buildApp(config, { logger: makeLogger(config.log.level) });
+  const bridgeUrl = await running.app.listen({ port, host });
+  blip.setBotUrls(SANDBOX.identifier, {
+    messagesUrl: `${bridgeUrl}/blip/${SANDBOX.bot}/messages`,
+    notificationsUrl: `${bridgeUrl}/blip/${SANDBOX.bot}/notifications`,
+    headers: { authorization: `Bearer ${SANDBOX.inboundToken}` },
+  });
+  tool.setBridgeWebhookUrl(`${bridgeUrl}/helpdesk/${SANDBOX.bot}/webhook`);
+  blip.addCustomer({
+    originator: SANDBOX.customer,
+    name: 'Maria Silva',
+    email: 'maria@example.com',
+    phoneNumber: '+55 11 99999-0001',
+    extras: { plan: 'Gold' },
+    history: [
+      { direction: 'received', type: 'text/plain', content: 'Hi' },
+      {
+        direction: 'sent',
+        type: 'application/vnd.lime.select+json',
+        content: { text: 'How can I help?', options: [{ text: 'Billing' }, { text: 'Talk to a person' }] },
+      },
+      { direction: 'received', type: 'text/plain', content: 'Talk to a person' },
+      { direction: 'sent', type: 'text/plain', content: 'One moment, I am calling an agent.' },
+    ],
+  });
+
+  const line = '═'.repeat(78);
+  const enc = encodeURIComponent(SANDBOX.customer);
+  process.stdout.write(
+    [
+      '',
+      line,
+      '  SANDBOX MODE: no bridge.yaml was found, so this is NOT connected to Blip or a helpdesk.',
+      '  The service talks to in-process simulators. Tokens below are public: never use them live.',
+      line,
+      `  bridge          ${bridgeUrl}   (admin token: ${SANDBOX.adminToken})`,
+      `  Blip simulator  ${blipUrl}   (bot "${SANDBOX.bot}", inbound token: ${SANDBOX.inboundToken})`,
+      `  tool simulator  ${toolUrl}   (custom tool, type: webhook)`,
+      `  store           sqlite:./data/sandbox.db`,
+      '',
+      '  Try it (README, "Try it in the sandbox"):',
+      `   1. the customer says hello:`,
+      `      curl -s -XPOST ${blipUrl}/_sim/customers/${enc}/messages -H 'content-type: application/json' -d '{"text":"Hello, I need help"}'`,
+      `   2. the tool received the attendance; note its id:`,
+      `      curl -s ${toolUrl}/_sim/events`,
+      `   3. the agent answers, then ends the attendance:`,
+      `      curl -s -XPOST ${toolUrl}/_sim/attendances/latest/reply -H 'content-type: application/json' -d '{"text":"Hi Maria, how can I help?"}'`,
+      `      curl -s -XPOST ${toolUrl}/_sim/attendances/latest/end -H 'content-type: application/json' -d '{}'`,
+      `   4. what Blip received (the reply, then the Redirect):`,
+      `      curl -s ${blipUrl}/_sim/received`,
+      line,
+      '',
+    ].join('\n'),
+  );
+  shutdownOn(async () => {
+    await running.close();
+    await blip.stop();
+    await tool.stop();
+  }, running.app.log);
+}
