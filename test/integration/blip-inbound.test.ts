@@ -1,0 +1,117 @@
+/**
+ * Blip's two URLs: token checked, envelope validated, nothing stored on rejection, 202 once
+ * stored, the same message id stored and forwarded once.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { BOT, IDENTIFIER, INBOUND_TOKEN, startHarness, until, type Harness } from '../helpers/harness.js';
+
+const AUTH = { authorization: `Bearer ${INBOUND_TOKEN}` };
+const TUNNEL = '0a1b2c3d-0000-4000-8000-000000000001@tunnel.msging.net';
+
+describe('POST /blip/{bot}/messages and /notifications', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.stop());
+
+  async function stored(): Promise<{ attendances: number; messages: number; deliveries: number; dedupe: number }> {
+    const db = h.bridge.store.kysely;
+    const count = async (t: 'attendances' | 'messages' | 'deliveries' | 'dedupe') =>
+      Number((await db.selectFrom(t).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    return { attendances: await count('attendances'), messages: await count('messages'), deliveries: await count('deliveries'), dedupe: await count('dedupe') };
+  }
+
+  let before: Awaited<ReturnType<typeof stored>>;
+  beforeEach(async () => {
+    before = await stored();
+  });
+
+  const msg = (over: Record<string, unknown> = {}) => ({ id: `m-${Math.random()}`, from: TUNNEL, to: `${IDENTIFIER}@msging.net`, type: 'text/plain', content: 'hi', ...over });
+
+  it.each([
+    ['no token', {}],
+    ['a wrong token', { authorization: 'Bearer nope-nope-nope-nope' }],
+    ['the token without Bearer', { authorization: INBOUND_TOKEN }],
+  ])('answers 401 to %s and stores nothing', async (_name, headers) => {
+    const res = await h.post(`/blip/${BOT}/messages`, msg(), headers as Record<string, string>);
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('BRIDGE_ERR_UNAUTHORIZED');
+    expect(JSON.stringify(res.body)).not.toContain(INBOUND_TOKEN);
+    expect(await stored()).toEqual(before);
+  });
+
+  it.each([
+    ['malformed JSON', '{"id": "x", ', 'BRIDGE_ERR_INVALID_JSON'],
+    ['no from', JSON.stringify({ id: 'a', type: 'text/plain', content: 'x' }), 'BRIDGE_ERR_INVALID_ENVELOPE'],
+    ['no type', JSON.stringify({ id: 'a', from: TUNNEL, content: 'x' }), 'BRIDGE_ERR_INVALID_ENVELOPE'],
+    ['type not a string', JSON.stringify({ id: 'a', from: TUNNEL, type: 5, content: 'x' }), 'BRIDGE_ERR_INVALID_ENVELOPE'],
+    ['an array', '[]', 'BRIDGE_ERR_INVALID_ENVELOPE'],
+    ['text content not a string', JSON.stringify({ id: 'a', from: TUNNEL, type: 'text/plain', content: { x: 1 } }), 'BRIDGE_ERR_INVALID_CONTENT'],
+    ['media-link without uri', JSON.stringify({ id: 'a', from: TUNNEL, type: 'application/vnd.lime.media-link+json', content: { type: 'image/png' } }), 'BRIDGE_ERR_INVALID_CONTENT'],
+  ])('answers 400 to %s with a coded error and stores nothing', async (_name, body, code) => {
+    const res = await h.post(`/blip/${BOT}/messages`, body, AUTH);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe(code);
+    expect(typeof res.body.error.detail).toBe('string');
+    expect(await stored()).toEqual(before);
+  });
+
+  it('answers 415 to a body that is not JSON, and 413 to one over the limit', async () => {
+    const text = await h.post(`/blip/${BOT}/messages`, 'hello', { ...AUTH, 'content-type': 'text/plain' });
+    expect(text.status).toBe(415);
+    expect(text.body.error.code).toBe('BRIDGE_ERR_UNSUPPORTED_MEDIA_TYPE');
+    const big = await h.post(`/blip/${BOT}/messages`, msg({ content: 'x'.repeat(1024 * 1024 + 10) }), AUTH);
+    expect(big.status).toBe(413);
+    expect(big.body.error.code).toBe('BRIDGE_ERR_BODY_TOO_LARGE');
+    expect(await stored()).toEqual(before);
+  });
+
+  it('answers 404 to an unknown bot', async () => {
+    const res = await h.post(`/blip/nobody/messages`, msg(), AUTH);
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('BRIDGE_ERR_UNKNOWN_BOT');
+  });
+
+  it('stores and forwards the same message id once', async () => {
+    const m = msg({ id: 'dup-1', content: 'only once', from: '0a1b2c3d-0000-4000-8000-000000000002@tunnel.msging.net' });
+    const a = await h.post(`/blip/${BOT}/messages`, m, AUTH);
+    const b = await h.post(`/blip/${BOT}/messages`, m, AUTH);
+    expect(a.status).toBe(202);
+    expect(a.body.outcome).toBe('accepted');
+    expect(b.status).toBe(202);
+    expect(b.body.outcome).toBe('duplicate');
+    await h.tool.waitFor((t) => t.eventsOfType('customer.message').some((e) => e.data.message.content.text === 'only once'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(h.tool.eventsOfType('customer.message').filter((e) => e.data.message.content.text === 'only once')).toHaveLength(1);
+    expect(h.tool.attempts.filter((a) => a.type === 'customer.message' && a.outcome === 'duplicate')).toHaveLength(0);
+  });
+
+  it('accepts a message without id (fire-and-forget) and an unknown content type as readable text', async () => {
+    const from = '0a1b2c3d-0000-4000-8000-000000000003@tunnel.msging.net';
+    const { id: _drop, ...noId } = msg({ from, content: 'no id here' });
+    expect((await h.post(`/blip/${BOT}/messages`, noId, AUTH)).status).toBe(202);
+    expect((await h.post(`/blip/${BOT}/messages`, msg({ from, type: 'application/x-custom+json', content: { a: 1 } }), AUTH)).status).toBe(202);
+    await h.tool.waitFor((t) => t.eventsOfType('customer.message').filter((e) => e.data.message.content.type === 'unsupported').length === 1);
+    const u = h.tool.eventsOfType('customer.message').find((e) => e.data.message.content.type === 'unsupported')!;
+    expect(u.data.message.content).toMatchObject({ mimeType: 'application/x-custom+json' });
+    expect(u.data.message.content.text).toContain('"a":1');
+  });
+
+  it('records Blip notifications about our messages, deduped, status only moving forward', async () => {
+    const from = '0a1b2c3d-0000-4000-8000-000000000004@tunnel.msging.net';
+    await h.post(`/blip/${BOT}/messages`, msg({ from, content: 'status please' }), AUTH);
+    const opened = await until(() => h.tool.eventsOfType('attendance.opened').find((e) => e.data.customer.address === from));
+    const att = opened.data.attendance.id;
+    await h.tool.reply(att, 'agent says hi');
+    const sent = await h.blip.waitFor((r) => r.body?.content === 'agent says hi');
+    const id = sent.body.id as string;
+    const n = (event: string) => h.post(`/blip/${BOT}/notifications`, { id, from, event }, AUTH);
+    expect((await n('received')).status).toBe(202);
+    expect((await n('dispatched')).status).toBe(202); // late, older event: must not move the status back
+    expect((await n('received')).body.outcome).toBe('duplicate');
+    const view = await h.admin('GET', `/admin/attendances/${att}`);
+    expect(view.body.messages.find((m: { id: string }) => m.id === id).status).toBe('received');
+    expect((await h.post(`/blip/${BOT}/notifications`, { id, from }, AUTH)).status).toBe(400);
+  });
+});
