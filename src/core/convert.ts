@@ -47,7 +47,7 @@ export interface LimeDocument {
 }
 
 const MAX_TEXT = 65_536;
-/** Wrappers inside wrappers; a carousel needs 3 levels, reply-in-sensitive-in-container about 5. */
+/** Documents inside documents: a carousel already uses 3 levels (collection → card → header). */
 const MAX_DEPTH = 5;
 const JSON_PREVIEW = 1_000;
 /** Quotes are context for the agent, not content: keep them short so the reply stays visible. */
@@ -91,7 +91,10 @@ function convert(type: unknown, content: unknown, depth: number): LimeInbound {
 }
 
 /** Validates with the type's schema first, so converters only see well-formed documents. */
-function parsed<T>(check: LimeContentCheck<T>, convertValid: (value: T, depth: number, mimeType: string) => LimeInbound): Converter {
+function parsed<T>(
+  check: LimeContentCheck<T>,
+  convertValid: (value: T, depth: number, mimeType: string) => LimeInbound,
+): Converter {
   return (content, depth, mimeType) => {
     const result = check.parse(content);
     return result.ok ? convertValid(result.value, depth, mimeType) : invalid(result.error);
@@ -113,7 +116,8 @@ const converters = new Map<string, Converter>([
     state: state === 'starting' || state === 'composing' ? 'typing' : 'paused',
   }))],
   // An input is the bot asking something; the question is its label.
-  [MIME.input, parsed(lime.input, ({ label }, depth) => found({ type: 'text', text: render(label.type, label.value, depth + 1) }))],
+  [MIME.input, parsed(lime.input, ({ label }, depth) =>
+    found({ type: 'text', text: render(label.type, label.value, depth + 1) }))],
   [MIME.reply, parsed(lime.reply, fromReply)],
   [MIME.reaction, parsed(lime.reaction, fromReaction)],
   [MIME.deleted, (_content, _depth, mimeType) => found(unsupported(mimeType, '(the customer deleted a message)'))],
@@ -221,9 +225,9 @@ function fromReaction(reaction: Lime.Reaction, depth: number): LimeInbound {
     ref === undefined || ref === null || ref.value === undefined || ref.value === null
       ? undefined
       : clip(oneLine(render(ref.type ?? guessType(ref.value), ref.value, depth + 1)), REACTION_PREVIEW);
-  const on = target === undefined ? '' : ` to: “${target}”`;
-  // WhatsApp removes a reaction by sending an empty one.
-  const text = emoji === '' ? `Removed a reaction${target === undefined ? '' : ` from: “${target}”`}` : `Reacted ${emoji}${on}`;
+  const quoted = (word: string) => (target === undefined ? '' : ` ${word}: “${target}”`);
+  // WhatsApp's API removes a reaction with an empty emoji; that Blip forwards it so is unverified.
+  const text = emoji === '' ? `Removed a reaction${quoted('from')}` : `Reacted ${emoji}${quoted('to')}`;
   return found({ type: 'text', text: clip(text) });
 }
 
@@ -247,20 +251,30 @@ function fromContactCard(card: Lime.ContactCard): LimeInbound {
     type: 'contact',
     text: clip(contactText(name, phone, email)),
     name: clip(name, MAX_NAME),
-    // Over-long values stay in `text`; a cut phone number or address would be wrong, not shorter.
+    // Over-long values stay in `text`; a cut phone number or email would be wrong, not shorter.
     ...(phone === undefined || phone.length > MAX_PHONE ? {} : { phone }),
     ...(email === undefined || email.length > MAX_EMAIL ? {} : { email }),
   };
   return found(contact);
 }
 
-function choices(prompt: string | undefined, list: string, labels: readonly string[], values: readonly (string | undefined)[]): ChoicesContent {
+function choices(
+  prompt: string | undefined,
+  list: string,
+  labels: readonly string[],
+  values: readonly (string | undefined)[],
+): ChoicesContent {
   // The canonical model holds at most 100 options; `text` still lists them all.
   const options = labels.slice(0, MAX_OPTIONS).map((label, i) => {
     const value = values[i];
     return { label: clip(label, MAX_NAME), ...(value === undefined ? {} : { value }) };
   });
-  return { type: 'choices', text: clip(lines([prompt, list])), ...(prompt === undefined ? {} : { prompt: clip(prompt) }), options };
+  return {
+    type: 'choices',
+    text: clip(lines([prompt, list])),
+    ...(prompt === undefined ? {} : { prompt: clip(prompt) }),
+    options,
+  };
 }
 
 /**
@@ -344,13 +358,17 @@ function locationText(latitude: number, longitude: number, name: string | undefi
 }
 
 function contactText(name: string, phone: string | undefined, email: string | undefined): string {
-  return lines([`👤 ${name}`, phone === undefined ? undefined : `📞 ${phone}`, email === undefined ? undefined : `✉️ ${email}`]);
+  return lines([
+    `👤 ${name}`,
+    phone === undefined ? undefined : `📞 ${phone}`,
+    email === undefined ? undefined : `✉️ ${email}`,
+  ]);
 }
 
 function quote(text: string): string {
   return text
     .split('\n')
-    .map((line) => (line === '' ? '>' : `> ${line}`))
+    .map((line) => `> ${line}`)
     .join('\n');
 }
 
@@ -395,14 +413,15 @@ function clip(text: string, max = MAX_TEXT): string {
 }
 
 /**
- * JSON.stringify, bounded: stops writing past `max` characters and below 32 levels, survives
- * cycles and BigInt, and never recurses deeper than that (a huge nesting would overflow the stack).
+ * JSON.stringify, bounded: stops writing past `max` characters, and survives cycles and BigInt.
+ * Every level writes at least one character, so the budget also bounds the recursion: a huge
+ * nesting cannot overflow the stack.
  */
 function compactJson(value: unknown, max: number): string {
   if (value === undefined) return '';
   let out = '';
   const active = new Set<object>();
-  const write = (v: unknown, depth: number): void => {
+  const write = (v: unknown): void => {
     if (out.length > max) return;
     if (typeof v === 'string') {
       out += JSON.stringify(v.length > max ? v.slice(0, max) : v);
@@ -412,7 +431,7 @@ function compactJson(value: unknown, max: number): string {
       out += String(v);
     } else if (v === null || typeof v !== 'object') {
       out += 'null';
-    } else if (depth >= 32 || active.has(v)) {
+    } else if (active.has(v)) {
       out += '…';
     } else {
       active.add(v);
@@ -420,7 +439,7 @@ function compactJson(value: unknown, max: number): string {
         out += '[';
         for (let i = 0; i < v.length && out.length <= max; i++) {
           if (i > 0) out += ',';
-          write(v[i], depth + 1);
+          write(v[i]);
         }
         out += ']';
       } else {
@@ -433,14 +452,14 @@ function compactJson(value: unknown, max: number): string {
           if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
           out += `${first ? '' : ','}${JSON.stringify(key)}:`;
           first = false;
-          write(item, depth + 1);
+          write(item);
         }
         out += '}';
       }
       active.delete(v);
     }
   };
-  write(value, 0);
+  write(value);
   return clip(out, max);
 }
 
@@ -455,21 +474,31 @@ export function contentToLime(content: Content): LimeDocument {
     case 'media':
       return {
         type: MIME.mediaLink,
-        content: definedOnly({ type: content.mimeType, uri: content.url, title: content.name, text: content.caption, size: content.size }),
+        content: definedOnly({
+          type: content.mimeType,
+          uri: content.url,
+          title: content.name,
+          text: content.caption,
+          size: content.size,
+        }),
       };
     case 'location':
       return {
         type: MIME.location,
-        content: definedOnly({ latitude: content.latitude, longitude: content.longitude, text: content.name ?? content.address }),
+        content: definedOnly({
+          latitude: content.latitude,
+          longitude: content.longitude,
+          text: content.name ?? content.address,
+        }),
       };
     case 'contact':
-      // No channel documents receiving a contact card from a bot; text reaches them all.
+      // Contact cards are only observed inbound (research §3.2), never documented for bots to send.
       return { type: MIME.text, content: nonBlank(content.text) ?? contactText(content.name, content.phone, content.email) };
     case 'choices':
       return {
         type: MIME.select,
         content: {
-          // Quick replies: the options vanish once one is picked, like a helpdesk's suggested replies.
+          // Quick replies (research §3.2): an agent's choices are one-off suggestions, not a standing menu.
           scope: 'immediate',
           text: content.prompt ?? content.text,
           // research §3.2: a picked option returns its `value` with its `type`, else its order or text.
@@ -481,7 +510,7 @@ export function contentToLime(content: Content): LimeDocument {
         },
       };
     case 'reply':
-      // Blip documents no outbound reply; the quote in `text` keeps the context on every channel.
+      // Sending a reply is undocumented (research §7); the quote in `text` keeps the context anywhere.
       return {
         type: MIME.text,
         content: nonBlank(content.text) ?? `${quote(clip(content.inReplyTo.text, QUOTE_PREVIEW))}\n${content.reply ?? ''}`,

@@ -5,8 +5,8 @@
  * Policy, so that `invalid` means the same thing for every type:
  * - the fields we read are typed, and a field of the wrong type makes the content invalid: guessing
  *   at a malformed payload would show the agent something the customer did not send;
- * - optional fields may also be `null`, because HTTP bots written against Blip often serialise
- *   absent values that way;
+ * - optional fields may also be `null`: serialisers commonly write an absent value that way, and
+ *   that is not a malformed document;
  * - fields we never read are not checked (Blip adds fields freely);
  * - where Blip's own examples break the declared type, we accept both (media-link `size` is a
  *   string in [DOC] `content-types/media-link/audio.md` but a number everywhere else).
@@ -14,10 +14,10 @@
  * Every schema that can fail carries a `need` annotation: the end of the sentence
  * "`<label>` content needs …", so a failed check yields a short error that names the field.
  */
-import { KindGuard, Type, type Static, type TProperties, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TProperties, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, ValueErrorType, type ValueError } from '@sinclair/typebox/compiler';
 
-/** The schema annotation read by `firstNeed`; not a JSON Schema keyword, so validators ignore it. */
+/** The schema annotation read by `needOf`; not a JSON Schema keyword, so validators ignore it. */
 const NEED = 'need';
 
 const object = <P extends TProperties>(properties: P, need = 'to be a JSON object') =>
@@ -83,7 +83,6 @@ export const Select = object({
       object(
         {
           text: Type.String({ [NEED]: "a string 'text' in every option" }),
-          type: opt(Type.String({ maxLength: 255 }), "every option's 'type' to be a MIME type string"),
           value: Type.Optional(Type.Unknown()),
         },
         'every option to be an object',
@@ -216,13 +215,12 @@ function compile<S extends TSchema>(label: string, schema: S): LimeContentCheck<
 
 /**
  * TypeBox reports a failed union (our optional-or-null fields) at the union itself; the error
- * inside the non-null variant is the precise one ("code points in 'emoji.values'", not "'emoji'").
+ * inside the matching variant is the precise one ("code points in 'emoji.values'", not "'emoji'").
  */
 function needOf(error: ValueError): string | undefined {
   if (error.type === ValueErrorType.Union) {
-    const variants: unknown[] = Array.isArray(error.schema.anyOf) ? error.schema.anyOf : [];
-    for (const [i, errors] of error.errors.entries()) {
-      if (KindGuard.IsNull(variants[i])) continue;
+    // The `null` variant has no `need`, so the first annotated inner error is the real one.
+    for (const errors of error.errors) {
       const inner = errors.First();
       const need = inner === undefined ? undefined : needOf(inner);
       if (need !== undefined) return need;
