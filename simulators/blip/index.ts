@@ -403,7 +403,7 @@ export class BlipSimulator {
     const raw = typeof req.body === 'string' ? req.body : '';
     let bot = '';
     // Recorded even for rejected requests, so fault tests can see which envelope was refused.
-    let body: unknown = parseLoosely(raw);
+    const body: unknown = parseLoosely(raw);
     const result = ((): ApiResult => {
       if (typeof this.faults.down === 'number') return { status: this.faults.down };
       const injected = this.faults.take(path);

@@ -44,7 +44,6 @@ export interface Received {
   at: number;
   headers: IncomingHttpHeaders;
   /** The parsed JSON body, or the raw text when it was not JSON. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read envelopes freely
   body: any;
   status: number;
   /** For commands: the command response returned in the body. */
