@@ -22,8 +22,8 @@ export const StoreConfig = Type.Object(
   {
     url: Type.String({
       default: 'sqlite:./data/bridge.db',
-      pattern: '^(sqlite:|postgres://|postgresql://)',
-      description: 'sqlite:<path> (sqlite::memory: for tests) or postgres://… (PostgreSQL is issue #5).',
+      pattern: '^sqlite:',
+      description: 'sqlite:<path>, the embedded engine (one process; sqlite::memory: keeps nothing). PostgreSQL for several replicas is planned.',
     }),
   },
   { additionalProperties: false, default: {} },
@@ -96,7 +96,7 @@ export const ConfigSchema = Type.Object(
     server: ServerConfig,
     store: StoreConfig,
     delivery: DeliveryConfig,
-    log: Type.Object({ level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }) }, { additionalProperties: false, default: {} }),
+    log: Type.Object({ level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'Log level (JSON lines on stdout; secrets are redacted).' }) }, { additionalProperties: false, default: {} }),
     bots: Type.Array(BotConfig, { minItems: 1 }),
   },
   { additionalProperties: false },

@@ -1,5 +1,5 @@
 /**
- * Makes a Store from `store.url`. SQLite is the embedded default; PostgreSQL arrives with issue #5.
+ * Makes a Store from `store.url`. SQLite is the embedded default; PostgreSQL is planned (TODO #5).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -22,5 +22,5 @@ export async function openStore(url: string): Promise<Store> {
     const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     return new Store(kysely, 'sqlite');
   }
-  throw new Error(`store.url: engine not supported yet: ${url.split(':')[0]} (PostgreSQL is issue #5)`);
+  throw new Error(`store.url: engine not supported yet: ${url.split(':')[0]} (only sqlite: for now)`);
 }
