@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { ValueErrorType } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { parseDocument } from 'yaml';
 import type { TSchema } from '@sinclair/typebox';
@@ -52,20 +53,27 @@ export function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: string
   return value;
 }
 
-function schemaProblems(schema: TSchema, value: unknown, prefix: string): string[] {
+/** Paths whose values are never echoed in a problem. */
+const SECRET_PATH = /token|key|secret|password|headers/i;
+
+/** Schema problems of `value`, one per path, skipping paths in `skip` (already reported). */
+function schemaProblems(schema: TSchema, value: unknown, prefix: string, skip: ReadonlySet<string> = new Set()): string[] {
   let check = compiled.get(schema);
   if (!check) {
     check = TypeCompiler.Compile(schema);
     compiled.set(schema, check);
   }
-  const seen = new Set<string>();
+  const seen = new Set<string>(skip);
   const out: string[] = [];
   for (const e of check.Errors(value)) {
     const path = readablePath(e.path, prefix);
     // A union reports one error per branch; the first per path is the useful one.
     if (seen.has(path)) continue;
     seen.add(path);
-    out.push(`${path}: ${e.message}${e.value !== undefined && typeof e.value !== 'object' && !/token|key|secret/i.test(path) ? ` (got ${JSON.stringify(e.value)})` : ''}`);
+    // The value of an unknown key is not what is wrong, and a misspelt key (adminTokn: ${TOKEN})
+    // must not print the secret it holds.
+    const echo = e.value !== undefined && typeof e.value !== 'object' && e.type !== ValueErrorType.ObjectAdditionalProperties && !SECRET_PATH.test(path);
+    out.push(`${path}: ${e.message}${echo ? ` (got ${JSON.stringify(e.value)})` : ''}`);
   }
   return out;
 }
@@ -73,26 +81,40 @@ function schemaProblems(schema: TSchema, value: unknown, prefix: string): string
 /** Validates an already-parsed object (tests and the sandbox build configs in code). */
 export function parseConfig(raw: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
+  const unset = new Set<string>();
   const interpolated = interpolate(raw, env, '', problems);
-  if (problems.length) throw new ConfigError(source, problems);
+  // A variable that is not set is reported at its path; the empty string standing for it must not
+  // be reported there again by the schemas.
+  for (const p of problems) unset.add(p.slice(0, p.indexOf(': ')));
   const value = Value.Default(ConfigSchema, structuredClone(interpolated));
-  if (!coreCheck.Check(value)) throw new ConfigError(source, schemaProblems(ConfigSchema, value, ''));
-  const config = value as Config;
+  if (!coreCheck.Check(value)) problems.push(...schemaProblems(ConfigSchema, value, '', unset));
+  // The bots are checked even when other parts are wrong, so that every problem shows at once.
+  const bots: unknown[] = isObject(value) && Array.isArray(value['bots']) ? value['bots'] : [];
   const ids = new Set<string>();
-  config.bots.forEach((bot, i) => {
-    if (ids.has(bot.id)) problems.push(`bots[${i}].id: duplicate bot id "${bot.id}"`);
-    ids.add(bot.id);
-    const def = adapterDefinition(bot.helpdesk.type);
+  bots.forEach((bot, i) => {
+    if (!isObject(bot)) return;
+    const id = bot['id'];
+    if (typeof id === 'string') {
+      if (ids.has(id)) problems.push(`bots[${i}].id: duplicate bot id "${id}"`);
+      ids.add(id);
+    }
+    const helpdesk = bot['helpdesk'];
+    if (!isObject(helpdesk) || typeof helpdesk['type'] !== 'string' || helpdesk['type'] === '') return; // the core schema said so
+    const def = adapterDefinition(helpdesk['type']);
     if (!def) {
-      problems.push(`bots[${i}].helpdesk.type: unknown helpdesk type "${bot.helpdesk.type}" (known: ${adapterTypes().join(', ')})`);
+      problems.push(`bots[${i}].helpdesk.type: unknown helpdesk type "${helpdesk['type']}" (known: ${adapterTypes().join(', ')})`);
       return;
     }
-    const helpdesk = Value.Default(def.configSchema, bot.helpdesk);
-    problems.push(...schemaProblems(def.configSchema, helpdesk, `bots[${i}].helpdesk`));
-    bot.helpdesk = helpdesk as typeof bot.helpdesk;
+    const withDefaults = Value.Default(def.configSchema, helpdesk);
+    problems.push(...schemaProblems(def.configSchema, withDefaults, `bots[${i}].helpdesk`, unset));
+    bot['helpdesk'] = withDefaults;
   });
   if (problems.length) throw new ConfigError(source, problems);
-  return deepFreeze(config);
+  return deepFreeze(value as Config);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {
@@ -104,12 +126,20 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) throw new ConfigError(path, doc.errors.map((e) => `YAML: ${e.message}`));
-  const config = parseConfig(doc.toJS(), path, env);
   const port = env['PORT'];
+  // Digits only: Number() would also take '0x1F90', '1e3' and ' ' (= 0, a random port).
+  const portProblem =
+    port === undefined || port === '' || (/^\d{1,5}$/.test(port) && Number(port) <= 65535) ? undefined : `PORT: not a port number (got ${JSON.stringify(port)})`;
+  let config: Config;
+  try {
+    config = parseConfig(doc.toJS(), path, env);
+  } catch (err) {
+    if (err instanceof ConfigError && portProblem) throw new ConfigError(path, [...err.problems, portProblem]);
+    throw err;
+  }
+  if (portProblem) throw new ConfigError(path, [portProblem]);
   if (port !== undefined && port !== '') {
-    const n = Number(port);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(path, [`PORT: not a port number (got ${JSON.stringify(port)})`]);
-    return deepFreeze({ ...structuredClone(config), server: { ...config.server, port: n } } as Config);
+    return deepFreeze({ ...structuredClone(config), server: { ...config.server, port: Number(port) } } as Config);
   }
   return config;
 }
