@@ -70,8 +70,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // Per-request lines would dominate the log at thousands of messages a second; rejections and
     // deliveries are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
-    // Webhook routes need the exact bytes for signatures; every route parses its own body.
-    return503OnClosing: true,
+    // While closing, requests already on a connection are served normally (the store closes last),
+    // so every answer still comes from our own error catalog.
+    return503OnClosing: false,
   });
   app.removeAllContentTypeParsers();
   const keepBytes = (_req: unknown, body: Buffer | string, done: (err: null, body: Buffer | string) => void) => done(null, body);

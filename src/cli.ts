@@ -16,7 +16,7 @@ import { resolve } from 'node:path';
 import { buildApp, makeLogger } from './app.js';
 import { ConfigError, loadConfigFile } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { Bridge } from './core/bridge.js';
+import { Bridge, checkConnections } from './core/bridge.js';
 import { HttpClient } from './delivery/http.js';
 import { attendanceView, deliveryView } from './http/admin.js';
 import { BridgeError } from './http/errors.js';
@@ -58,16 +58,16 @@ async function checkConfig(args: string[]): Promise<number> {
   const config = loadConfigFile(path);
   console.log(`✓ ${path}: valid (${config.bots.length} bot${config.bots.length === 1 ? '' : 's'}: ${config.bots.map((b) => `${b.id} → ${b.helpdesk.type}`).join(', ')})`);
   if (args.includes('--offline')) return 0;
-  const { bridge, close } = await offlineBridge(config);
+  const http = new HttpClient(config.delivery.timeoutMs);
   try {
     let ok = true;
-    for (const r of await bridge.checkAll()) {
+    for (const r of await checkConnections(config, http, makeLogger('warn'))) {
       ok &&= r.ok;
       console.log(`${r.ok ? '✓' : '✗'} ${r.bot} ${r.part}: ${r.detail}`);
     }
     return ok ? 0 : 1;
   } finally {
-    await close();
+    await http.close();
   }
 }
 

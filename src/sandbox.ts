@@ -23,8 +23,10 @@ export const SANDBOX = {
 } as const;
 
 export async function startSandbox(): Promise<void> {
-  const port = Number(process.env['PORT'] ?? 8080);
-  if (!Number.isInteger(port) || port <= 0 || port > 65533) throw new Error(`PORT: not a usable port for the sandbox (got ${process.env['PORT']})`);
+  const raw = process.env['PORT'] || '8080';
+  const port = Number(raw);
+  // Digits only, as the config loader; the simulators take the next two ports.
+  if (!/^\d{1,5}$/.test(raw) || port < 1 || port > 65533) throw new Error(`PORT: not a usable port for the sandbox (got ${JSON.stringify(raw)}; it uses PORT, PORT+1 and PORT+2)`);
   const host = '127.0.0.1';
   const blip = new BlipSimulator({
     bots: [{ identifier: SANDBOX.identifier, accessKey: SANDBOX.accessKey, router: SANDBOX.router, service: SANDBOX.service }],

@@ -124,8 +124,17 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   } catch (err) {
     throw new ConfigError(path, [`cannot read the file: ${(err as Error).message}`]);
   }
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length) throw new ConfigError(path, doc.errors.map((e) => `YAML: ${e.message}`));
+  // Not prettyErrors: its snippet of the offending line could print a secret written there.
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length) {
+    throw new ConfigError(
+      path,
+      doc.errors.map((e) => {
+        const before = text.slice(0, e.pos[0]).split('\n');
+        return `YAML: line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}: ${e.code}: ${e.message.split('\n')[0] ?? ''}`;
+      }),
+    );
+  }
   const port = env['PORT'];
   // Digits only: Number() would also take '0x1F90', '1e3' and ' ' (= 0, a random port).
   const portProblem =

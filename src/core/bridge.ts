@@ -61,16 +61,7 @@ export class Bridge implements Executor {
     http: HttpClient,
     private readonly log: Logger,
   ) {
-    for (const bot of config.bots) {
-      const def = adapterDefinition(bot.helpdesk.type);
-      if (!def) throw new Error(`bots.${bot.id}.helpdesk.type: unknown helpdesk type ${bot.helpdesk.type}`);
-      this.bots.set(bot.id, {
-        config: bot,
-        blip: new BlipClient(bot.blip, http, config.delivery.timeoutMs),
-        pacer: new Pacer(bot.blip.messagesPerSecond),
-        adapter: def.create(bot.helpdesk, { http, log: log.child({ bot: bot.id, helpdesk: bot.helpdesk.type }), botId: bot.id }),
-      });
-    }
+    for (const bot of config.bots) this.bots.set(bot.id, createRuntime(bot, http, log, config.delivery.timeoutMs));
   }
 
   setHooks(hooks: BridgeHooks): void {
@@ -378,14 +369,29 @@ export class Bridge implements Executor {
     }
   }
 
-  async checkAll(): Promise<Array<{ bot: string; part: 'blip' | 'helpdesk'; ok: boolean; detail: string }>> {
-    const out: Array<{ bot: string; part: 'blip' | 'helpdesk'; ok: boolean; detail: string }> = [];
-    for (const [id, bot] of this.bots) {
-      const [b, h] = await Promise.all([bot.blip.check(), bot.adapter.check().catch((e: Error) => ({ ok: false, detail: e.message }))]);
-      out.push({ bot: id, part: 'blip', ...b }, { bot: id, part: 'helpdesk', ...h });
-    }
-    return out;
+}
+
+/** A bot's Blip client, pacer and helpdesk adapter, from its validated config. */
+export function createRuntime(bot: BotConfig, http: HttpClient, log: Logger, timeoutMs: number): BotRuntime {
+  const def = adapterDefinition(bot.helpdesk.type);
+  if (!def) throw new Error(`bots.${bot.id}.helpdesk.type: unknown helpdesk type ${bot.helpdesk.type}`);
+  return {
+    config: bot,
+    blip: new BlipClient(bot.blip, http, timeoutMs),
+    pacer: new Pacer(bot.blip.messagesPerSecond),
+    adapter: def.create(bot.helpdesk, { http, log: log.child({ bot: bot.id, helpdesk: bot.helpdesk.type }), botId: bot.id }),
+  };
+}
+
+/** check-config: each bot's Blip key and helpdesk, without touching the store. */
+export async function checkConnections(config: Config, http: HttpClient, log: Logger): Promise<Array<{ bot: string; part: 'blip' | 'helpdesk'; ok: boolean; detail: string }>> {
+  const out: Array<{ bot: string; part: 'blip' | 'helpdesk'; ok: boolean; detail: string }> = [];
+  for (const bot of config.bots) {
+    const rt = createRuntime(bot, http, log, config.delivery.timeoutMs);
+    const [b, h] = await Promise.all([rt.blip.check(), rt.adapter.check().catch((e: Error) => ({ ok: false, detail: e.message }))]);
+    out.push({ bot: bot.id, part: 'blip', ...b }, { bot: bot.id, part: 'helpdesk', ...h });
   }
+  return out;
 }
 
 function requireRef(att: AttendanceRow): HelpdeskRef {

@@ -339,6 +339,12 @@ describe('the file', () => {
     expect(err.problems.join('\n')).toMatch(/line \d+/);
   });
 
+  it('does not print the offending line, which may hold a secret', () => {
+    const path = file('server:\n  adminToken: "sup3r-s3cret-t0ken-value\n  port: [\n');
+    const err = configError(() => load(path));
+    expect(err.problems.join('\n')).not.toContain('sup3r-s3cret');
+  });
+
   it('reports a file that is not a mapping', () => {
     expect(configError(() => load(file(''))).problems).toEqual(['(root): Expected object']);
     expect(configError(() => load(file('- a\n- b\n'))).problems).toEqual(['(root): Expected object']);
