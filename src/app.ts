@@ -116,7 +116,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.get<{ Params: { event: string } }>('/schemas/webhook/:event', async (req) => {
     const name = req.params.event.replace(/\.json$/, '');
     if (!(WEBHOOK_EVENTS as readonly string[]).includes(name)) throw new BridgeError('BRIDGE_ERR_NOT_FOUND', `no schema for "${name}" (known: ${WEBHOOK_EVENTS.join(', ')})`);
-    return eventJsonSchema(name as (typeof WEBHOOK_EVENTS)[number]);
+    return eventJsonSchema(name as (typeof WEBHOOK_EVENTS)[number], config.server.publicUrl);
   });
 
   await app.register(blipRoutes, { bridge, metrics });

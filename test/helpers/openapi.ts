@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Ajv, { type ValidateFunction } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 
@@ -43,7 +43,8 @@ export class OpenApi {
     this.doc = parse(readFileSync(specPath(relative), 'utf8')) as Record<string, any>;
     // strict off: vendor specs use keywords (example, x-*, discriminator details) ajv does not know.
     this.ajv = new Ajv({ strict: false, allErrors: true, discriminator: false, validateFormats: true });
-    addFormats(this.ajv);
+    // ajv-formats is CommonJS: under NodeNext its function is the default export's `default`.
+    addFormats.default(this.ajv);
     this.ajv.addSchema(this.doc, 'spec');
     for (const [template, item] of Object.entries<Record<string, any>>(this.doc['paths'] ?? {})) {
       const regex = new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\\{[^}]+\\\}|\{[^}]+\}/g, '[^/]+')}$`);
@@ -62,11 +63,10 @@ export class OpenApi {
   }
 
   private validator(pointer: string): ValidateFunction {
-    let v = this.cache.get(pointer);
-    if (!v) {
-      v = this.ajv.compile({ $ref: `spec#${pointer}` });
-      this.cache.set(pointer, v);
-    }
+    const cached = this.cache.get(pointer);
+    if (cached) return cached;
+    const v = this.ajv.compile({ $ref: `spec#${pointer}` });
+    this.cache.set(pointer, v);
     return v;
   }
 
