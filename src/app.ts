@@ -38,10 +38,16 @@ export const REDACT = [
   'req.headers.authorization',
   'req.headers["x-bridge-token"]',
   'req.headers["webhook-signature"]',
+  'req.headers["x-hub-signature"]',
+  'req.headers["x-api-key"]',
   '*.accessKey',
+  '*.accessToken',
+  '*.clientSecret',
   '*.inboundToken',
   '*.adminToken',
   '*.secret',
+  '*.password',
+  '*.apiToken',
 ];
 
 export function makeLogger(level: string): Logger {
