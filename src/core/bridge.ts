@@ -22,6 +22,7 @@ import type { Queries, Store } from '../store/store.js';
 import type { AttendanceRow, DeliveryRow } from '../store/schema.js';
 import type { ChatState, Content } from './content.js';
 import { chatStateToLime, contentToLime, limeToContent } from './convert.js';
+import { BLIP_MEDIA_HOSTS, type MediaPolicy } from './media.js';
 
 /** What a delivery carries, by lane and kind. */
 export type DeliveryPayload =
@@ -33,6 +34,9 @@ export type DeliveryPayload =
   | { lane: 'to-blip'; kind: 'chatstate'; state: ChatState; at: number }
   | { lane: 'to-blip'; kind: 'notification'; id: string; event: 'consumed' | 'failed'; reason?: string }
   | { lane: 'to-blip'; kind: 'redirect'; reason: CloseReason };
+
+// TODO(#3): media policy from the config file (media.allowedHosts…).
+const DEFAULT_MEDIA: MediaPolicy = { allowedHosts: BLIP_MEDIA_HOSTS, maxBytes: 16 * 1024 * 1024, timeoutMs: 30_000 };
 
 /** Typing indicators older than this are not worth sending once a lane catches up. */
 const STALE_CHATSTATE_MS = 15_000;
@@ -372,14 +376,14 @@ export class Bridge implements Executor {
 }
 
 /** A bot's Blip client, pacer and helpdesk adapter, from its validated config. */
-export function createRuntime(bot: BotConfig, http: HttpClient, log: Logger, timeoutMs: number): BotRuntime {
+export function createRuntime(bot: BotConfig, http: HttpClient, log: Logger, timeoutMs: number, media: MediaPolicy = DEFAULT_MEDIA): BotRuntime {
   const def = adapterDefinition(bot.helpdesk.type);
   if (!def) throw new Error(`bots.${bot.id}.helpdesk.type: unknown helpdesk type ${bot.helpdesk.type}`);
   return {
     config: bot,
     blip: new BlipClient(bot.blip, http, timeoutMs),
     pacer: new Pacer(bot.blip.messagesPerSecond),
-    adapter: def.create(bot.helpdesk, { http, log: log.child({ bot: bot.id, helpdesk: bot.helpdesk.type }), botId: bot.id }),
+    adapter: def.create(bot.helpdesk, { http, log: log.child({ bot: bot.id, helpdesk: bot.helpdesk.type }), botId: bot.id, media }),
   };
 }
 

@@ -6,6 +6,7 @@ import type { TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { ChatState, Content, ContentType } from '../core/content.js';
 import type { HttpClient } from '../delivery/http.js';
+import type { MediaPolicy } from '../core/media.js';
 
 export type CloseReason = 'agent' | 'customer' | 'timeout' | 'admin';
 
@@ -106,6 +107,8 @@ export interface AdapterDeps {
   http: HttpClient;
   log: Logger;
   botId: string;
+  /** Where customer attachments may be downloaded from, for adapters that re-upload them. */
+  media: MediaPolicy;
 }
 
 export interface AdapterDefinition<C = unknown> {

@@ -27,6 +27,7 @@ import { WebhookToolSimulator } from '../../simulators/webhook-tool/index.js';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const log = pino({ level: 'silent' });
+const media = { allowedHosts: ['127.0.0.1'], maxBytes: 1024 * 1024, timeoutMs: 5000 };
 const http = new HttpClient(2_000);
 
 const attendance: AttendanceInfo = { id: 'att-1', bot: 'acme', openedAt: '2024-05-01T12:00:00.000Z' };
@@ -131,7 +132,7 @@ describe('webhook adapter ↔ tool simulator', () => {
     const base = await sim.start();
     adapter = webhookAdapter.create(
       { type: 'webhook', url: `${base}/bridge`, secret: SECRET, timeoutMs: 2_000, headers: { authorization: 'Bearer gateway', 'Webhook-Id': 'clobber' } },
-      { http, log, botId: 'acme' },
+      { http, log, botId: 'acme', media },
     );
     receiver = await startReceiver(adapter, received);
     sim.setBridgeWebhookUrl(receiver.url);
@@ -246,7 +247,7 @@ describe('webhook adapter ↔ tool simulator', () => {
 
     const slow = webhookAdapter.create(
       { type: 'webhook', url: `${sim.baseUrl}/bridge`, secret: SECRET, timeoutMs: 150 },
-      { http, log, botId: 'acme' },
+      { http, log, botId: 'acme', media },
     );
     sim.setLatency(600);
     const late = await deliveryError(slow.signal!({ key: 'att-1' }, attendance, 'paused', ctx(5)));
@@ -279,13 +280,13 @@ describe('webhook adapter ↔ tool simulator', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
-    const gone = webhookAdapter.create({ type: 'webhook', url: `http://127.0.0.1:${port}/bridge?token=secret`, secret: SECRET }, { http, log, botId: 'acme' });
+    const gone = webhookAdapter.create({ type: 'webhook', url: `http://127.0.0.1:${port}/bridge?token=secret`, secret: SECRET }, { http, log, botId: 'acme', media });
     const bad = await gone.check();
     expect(bad.ok).toBe(false);
     expect(bad.detail).toMatch(/unreachable/);
     expect(bad.detail).not.toMatch(/token=secret/);
 
-    const weak = webhookAdapter.create({ type: 'webhook', url: `${sim.baseUrl}/bridge`, secret: 'whsec_c2hvcnQ=' }, { http, log, botId: 'acme' });
+    const weak = webhookAdapter.create({ type: 'webhook', url: `${sim.baseUrl}/bridge`, secret: 'whsec_c2hvcnQ=' }, { http, log, botId: 'acme', media });
     expect(await weak.check()).toMatchObject({ ok: false, detail: expect.stringMatching(/secret: decodes to 5 bytes/) });
     const err = await deliveryError(weak.deliver({ key: 'a' }, attendance, { id: 'x', at: attendance.openedAt, content: { type: 'text', text: 'x' } }, ctx(1)));
     expect(err.retryable).toBe(false);
@@ -386,7 +387,7 @@ describe('webhook adapter ↔ tool simulator', () => {
 });
 
 describe('parse', () => {
-  const adapter = webhookAdapter.create({ type: 'webhook', url: 'http://127.0.0.1:9/bridge', secret: SECRET }, { http, log, botId: 'acme' });
+  const adapter = webhookAdapter.create({ type: 'webhook', url: 'http://127.0.0.1:9/bridge', secret: SECRET }, { http, log, botId: 'acme', media });
   const parse = (body: unknown, id: string | null = 'evt_1') => adapter.webhook!.parse(body, id === null ? {} : { 'webhook-id': id });
   const ts = '2024-05-01T12:00:00Z';
   const msg = (message: unknown) => ({ type: 'agent.message', timestamp: ts, data: { attendanceId: 'att-1', message } });
