@@ -3,14 +3,14 @@
  * which matters at thousands of deliveries per second; every call has a deadline.
  * `send` classifies failures into DeliveryError so the worker knows whether to retry.
  */
-import { Agent, request } from 'undici';
+import { Agent, FormData, request } from 'undici';
 import { DeliveryError, isRetryableStatus, parseRetryAfter } from './errors.js';
 
 export interface HttpRequest {
   method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   headers?: Record<string, string>;
-  /** Serialised as JSON unless it is already a string or Buffer. */
+  /** Serialised as JSON unless it is already a string, a Buffer or a FormData. */
   body?: unknown;
   timeoutMs?: number;
 }
@@ -33,9 +33,10 @@ export class HttpClient {
   async request(req: HttpRequest): Promise<HttpResponse> {
     const timeout = req.timeoutMs ?? this.defaultTimeoutMs;
     const headers: Record<string, string> = { ...req.headers };
-    let body: string | Buffer | undefined;
+    let body: string | Buffer | FormData | undefined;
     if (req.body !== undefined) {
-      if (typeof req.body === 'string' || Buffer.isBuffer(req.body)) body = req.body;
+      // FormData (multipart uploads) sets its own content-type with the boundary.
+      if (typeof req.body === 'string' || Buffer.isBuffer(req.body) || req.body instanceof FormData) body = req.body;
       else {
         body = JSON.stringify(req.body);
         headers['content-type'] ??= 'application/json';

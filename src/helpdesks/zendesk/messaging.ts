@@ -1,0 +1,373 @@
+/**
+ * Zendesk messaging (`type: zendesk-messaging`): live chat in Agent Workspace through Sunshine
+ * Conversations v2 (research zendesk-intercom.md §A.1). Vendor words: an attendance is a SunCo
+ * *conversation* (and, in Zendesk, a messaging *ticket*); the customer is a SunCo *user* whose
+ * `externalId` is our stable customer key; agents write as `business`.
+ *
+ * Hand-off (§A.1.9): user → personal conversation → passControl to our own switchboard
+ * integration → the transcript as one business message → passControl to Agent Workspace with
+ * ticket metadata (first_message_id, dataCapture.*) → offerControl back to ourselves, so our webhook
+ * keeps receiving the conversation while Zendesk is in control. The end: switchboard
+ * passControl/releaseControl away from Agent Workspace (ticket closed, messaging session ended).
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { FormData } from 'undici';
+import type { Content, ContentType } from '../../core/content.js';
+import { fetchMedia } from '../../core/media.js';
+import { DeliveryError } from '../../delivery/errors.js';
+import type { HttpResponse } from '../../delivery/http.js';
+import { BridgeError } from '../../http/errors.js';
+import type { AdapterDefinition, Customer, HelpdeskAdapter, HelpdeskEvent, TranscriptEntry, WebhookReceiver } from '../adapter.js';
+import { ZendeskError, header, sameSecret, splitText, zendeskError } from './common.js';
+
+export const ZendeskMessagingConfig = Type.Object(
+  {
+    type: Type.Literal('zendesk-messaging'),
+    baseUrl: Type.String({ pattern: '^https?://', description: 'Sunshine Conversations base URL: https://{subdomain}.zendesk.com/sc' }),
+    appId: Type.String({ minLength: 1, description: 'The Sunshine Conversations app id (Admin Center → Apps and integrations → Conversations API).' }),
+    keyId: Type.String({ minLength: 1, description: 'API key id (app_…) of the Conversations API key.' }),
+    keySecret: Type.String({ minLength: 1, description: 'API key secret.' }),
+    auth: Type.Union([Type.Literal('basic'), Type.Literal('jwt')], { default: 'basic', description: "'basic' (key id and secret) or 'jwt' (an HS256 app-scope token signed with the secret)." }),
+    webhookSecret: Type.String({ minLength: 8, description: "The secret of the integration's webhook: Zendesk sends it as X-API-Key." }),
+    integrationId: Type.Optional(Type.String({ minLength: 1, description: 'Our custom integration id: messages it posted come back as webhooks and are dropped by it.' })),
+    switchboardIntegration: Type.String({ minLength: 1, default: 'blip-bridge', description: "Name of our switchboard integration (created in the setup guide)." }),
+    agentWorkspace: Type.String({ minLength: 1, default: 'zd-agentWorkspace', description: "Agent Workspace's switchboard integration name." }),
+    ticket: Type.Object(
+      {
+        tags: Type.Array(Type.String({ pattern: '^[^\\s,]+$' }), { default: [], description: 'Tags on the ticket.' }),
+        groupId: Type.Optional(Type.String({ pattern: '^\\d+$', description: 'Group the ticket is routed to.' })),
+        fields: Type.Record(Type.String({ pattern: '^\\d+$' }), Type.String({ minLength: 1 }), {
+          default: {},
+          description: 'Ticket fields from the Blip contact: { <ticket field id>: <contact extras key> }.',
+        }),
+      },
+      { additionalProperties: false, default: {}, description: 'What the ticket is created with (dataCapture metadata).' },
+    ),
+    timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 15_000, description: 'Deadline of one call to Zendesk, in milliseconds.' }),
+  },
+  { additionalProperties: false, description: 'Zendesk messaging (Sunshine Conversations + Agent Workspace). See docs/helpdesks/zendesk.md.' },
+);
+export type ZendeskMessagingConfig = Static<typeof ZendeskMessagingConfig>;
+
+/** SunCo text limit (spec textMessage.text maxLength 4096). */
+const MAX_TEXT = 4096;
+/** Marks what we post, so its webhook echo is recognised whatever the integration id. */
+const ORIGIN = 'blipBridgeMessageId';
+const CONTENTS: readonly ContentType[] = ['text', 'media', 'location', 'contact', 'choices', 'reply', 'unsupported'];
+
+interface RefData {
+  userId: string;
+  externalId: string;
+}
+
+// ── webhook payload (only what we read; unknown fields tolerated) ─────────────────────────────
+const Loose = Type.Record(Type.String(), Type.Unknown());
+const Conversation = Type.Object({ id: Type.String({ minLength: 1 }), activeSwitchboardIntegration: Type.Optional(Type.Union([Type.Null(), Loose])) });
+const WebhookEvent = Type.Object({
+  id: Type.String({ minLength: 1 }),
+  type: Type.String({ minLength: 1 }),
+  payload: Type.Optional(Type.Object({ conversation: Type.Optional(Conversation) })),
+});
+const WebhookBody = Type.Object({ events: Type.Array(WebhookEvent, { maxItems: 1000 }) });
+const checkBody = TypeCompiler.Compile(WebhookBody);
+
+type Json = Record<string, any>;
+
+function b64url(data: string | Buffer): string {
+  return Buffer.from(data).toString('base64url');
+}
+
+async function jwt(keyId: string, secret: string): Promise<string> {
+  const { createHmac } = await import('node:crypto');
+  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid: keyId }));
+  const body = b64url(JSON.stringify({ scope: 'app' }));
+  const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
+  return `${head}.${body}.${sig}`;
+}
+
+/** The transcript as one readable business message. */
+function transcriptText(customer: Customer, transcript: TranscriptEntry[]): string {
+  const lines = [`Handed over by the Blip bot${customer.channel ? ` (${customer.channel})` : ''}.`];
+  if (transcript.length) {
+    lines.push('', 'Conversation before the hand-off:');
+    for (const t of transcript) lines.push(`${t.direction === 'bot' ? 'Bot' : 'Customer'}: ${t.content.text.replace(/\n/g, '\n  ')}`);
+  }
+  return lines.join('\n');
+}
+
+/** A SunCo message content from the agent, as canonical content. */
+export function sunshineToContent(c: Json): Content {
+  const text = typeof c['text'] === 'string' ? c['text'] : '';
+  switch (c['type']) {
+    case 'text': {
+      const replies = (Array.isArray(c['actions']) ? c['actions'] : []).filter((a: Json) => a?.['type'] === 'reply' && typeof a['text'] === 'string');
+      if (replies.length) {
+        const options = replies.map((a: Json) => ({ label: String(a['text']), ...(typeof a['payload'] === 'string' ? { value: a['payload'] } : {}) }));
+        return { type: 'choices', text: text || 'Choose an option', options };
+      }
+      const links = (Array.isArray(c['actions']) ? c['actions'] : []).filter((a: Json) => a?.['type'] === 'link' && typeof a['uri'] === 'string');
+      return { type: 'text', text: [text, ...links.map((a: Json) => `${a['text'] ?? ''} ${a['uri']}`.trim())].filter(Boolean).join('\n') };
+    }
+    case 'image':
+    case 'file': {
+      const url = String(c['mediaUrl'] ?? '');
+      const mimeType = typeof c['mediaType'] === 'string' ? c['mediaType'] : c['type'] === 'image' ? 'image/jpeg' : 'application/octet-stream';
+      const name = typeof c['altText'] === 'string' && c['altText'] ? c['altText'] : undefined;
+      return {
+        type: 'media',
+        url,
+        mimeType,
+        ...(name ? { name } : {}),
+        ...(typeof c['mediaSize'] === 'number' ? { size: c['mediaSize'] } : {}),
+        ...(text ? { caption: text } : {}),
+        text: `📎 ${name ? `${name} ` : ''}(${mimeType}) ${url}${text ? `\n${text}` : ''}`,
+      };
+    }
+    case 'location': {
+      const co = (c['coordinates'] ?? {}) as Json;
+      const loc = (c['location'] ?? {}) as Json;
+      const latitude = Number(co['lat']);
+      const longitude = Number(co['long']);
+      const name = typeof loc['name'] === 'string' ? loc['name'] : undefined;
+      const address = typeof loc['address'] === 'string' ? loc['address'] : undefined;
+      return {
+        type: 'location',
+        latitude,
+        longitude,
+        ...(name ? { name } : {}),
+        ...(address ? { address } : {}),
+        text: `📍 ${name ?? 'Location'} (${latitude}, ${longitude})\nhttps://maps.google.com/?q=${latitude},${longitude}`,
+      };
+    }
+    default: {
+      // carousel, list, form…: what the customer can read of them.
+      const parts: string[] = [];
+      if (text) parts.push(text);
+      for (const item of Array.isArray(c['items']) ? c['items'] : []) {
+        const title = [item?.['title'], item?.['description']].filter(Boolean).join(' — ');
+        const links = (Array.isArray(item?.['actions']) ? item['actions'] : []).map((a: Json) => a?.['uri']).filter(Boolean);
+        parts.push([title, ...links].filter(Boolean).join('\n'));
+      }
+      return { type: 'unsupported', mimeType: `sunshine/${String(c['type'])}`, text: parts.filter(Boolean).join('\n\n') || `(a ${String(c['type'])} message)` };
+    }
+  }
+}
+
+export const zendeskMessagingAdapter: AdapterDefinition<ZendeskMessagingConfig> = {
+  type: 'zendesk-messaging',
+  configSchema: ZendeskMessagingConfig,
+  create(config, deps): HelpdeskAdapter {
+    const base = `${config.baseUrl.replace(/\/+$/, '')}/v2/apps/${encodeURIComponent(config.appId)}`;
+    let token: string | undefined;
+
+    async function auth(): Promise<string> {
+      if (config.auth === 'basic') return `Basic ${Buffer.from(`${config.keyId}:${config.keySecret}`).toString('base64')}`;
+      token ??= await jwt(config.keyId, config.keySecret);
+      return `Bearer ${token}`;
+    }
+
+    async function call(method: 'GET' | 'POST', path: string, body?: unknown, ok: number[] = []): Promise<HttpResponse> {
+      const res = await deps.http.request({
+        method,
+        url: `${base}${path}`,
+        headers: { authorization: await auth(), accept: 'application/json' },
+        ...(body !== undefined ? { body } : {}),
+        timeoutMs: config.timeoutMs,
+      });
+      if ((res.status >= 200 && res.status < 300) || ok.includes(res.status)) return res;
+      throw zendeskError(method, path, res);
+    }
+
+    async function user(customer: Customer): Promise<RefData> {
+      // get-or-create by externalId (§A.1.2): GET; on 404 POST; on 409 (a race) GET again.
+      const externalId = customer.id;
+      const path = `/users/${encodeURIComponent(externalId)}`;
+      const got = await call('GET', path, undefined, [404]);
+      if (got.status !== 404) return { userId: String((got.body as Json)['user']['id']), externalId };
+      const created = await call('POST', '/users', {
+        externalId,
+        profile: { ...(customer.name ? { givenName: customer.name } : {}), ...(customer.email ? { email: customer.email } : {}) },
+        metadata: { channel: customer.channel ?? 'blip', blipAddress: customer.address },
+      }, [409]);
+      if (created.status === 409) return { userId: String(((await call('GET', path)).body as Json)['user']['id']), externalId };
+      return { userId: String((created.body as Json)['user']['id']), externalId };
+    }
+
+    async function post(conversationId: string, author: Json, content: Json, ourId: string): Promise<string> {
+      const res = await call('POST', `/conversations/${encodeURIComponent(conversationId)}/messages`, { author, content, metadata: { [ORIGIN]: ourId } });
+      const messages = ((res.body as Json)['messages'] ?? []) as Json[];
+      return String(messages.at(-1)?.['id'] ?? '');
+    }
+
+    /** A retried delivery first looks for the message its earlier attempt may have posted. */
+    async function alreadyPosted(conversationId: string, ourId: string): Promise<string | undefined> {
+      const res = await call('GET', `/conversations/${encodeURIComponent(conversationId)}/messages`);
+      const found = (((res.body as Json)['messages'] ?? []) as Json[]).filter((m) => m['metadata']?.[ORIGIN] === ourId);
+      return found.length ? String(found.at(-1)!['id']) : undefined;
+    }
+
+    async function toSunshine(conversationId: string, c: Content): Promise<Json[]> {
+      switch (c.type) {
+        case 'media': {
+          // Blip's links expire: the file goes through the attachments API (§A.1.5).
+          const file = await fetchMedia(c.url, deps.media);
+          const form = new FormData();
+          form.append('source', new Blob([new Uint8Array(file.bytes)], { type: c.mimeType || file.contentType }), c.name ?? 'file');
+          const res = await call('POST', `/attachments?access=public&for=message&conversationId=${encodeURIComponent(conversationId)}`, form);
+          const mediaUrl = String((res.body as Json)['attachment']['mediaUrl']);
+          const kind = c.mimeType.startsWith('image/') ? 'image' : 'file';
+          return [{ type: kind, mediaUrl, ...(c.name ? { altText: c.name.slice(0, 128) } : {}), ...(c.caption ? { text: c.caption.slice(0, MAX_TEXT) } : {}) }];
+        }
+        case 'location':
+          return [{ type: 'location', coordinates: { lat: c.latitude, long: c.longitude }, ...(c.name || c.address ? { location: { ...(c.name ? { name: c.name } : {}), ...(c.address ? { address: c.address } : {}) } } : {}) }];
+        default:
+          return splitText(c.text, MAX_TEXT).map((text) => ({ type: 'text', text }));
+      }
+    }
+
+    const webhook: WebhookReceiver = {
+      unmatched: 'ignore', // the app's webhook carries every conversation, not only ours
+      verify(_raw, hdrs) {
+        const key = header(hdrs, 'x-api-key');
+        if (!key) return { ok: false, reason: 'missing X-API-Key' };
+        return sameSecret(key, config.webhookSecret) ? { ok: true } : { ok: false, reason: 'X-API-Key does not match the webhook secret' };
+      },
+      parse(body): HelpdeskEvent[] {
+        if (!checkBody.Check(body)) {
+          const first = checkBody.Errors(body).First();
+          throw new BridgeError('BRIDGE_ERR_INVALID_EVENT', `${first?.path || '/'}: ${first?.message ?? 'not a Sunshine Conversations webhook'}`);
+        }
+        // One payload may carry events of several conversations (§A.1.7): each maps on its own.
+        return body.events.map((ev): HelpdeskEvent => {
+          const p = (ev.payload ?? {}) as Json;
+          const conversationId = p['conversation']?.['id'] as string | undefined;
+          if (!conversationId) return { kind: 'ignored', reason: `${ev.type}: no conversation` };
+          const attendance = { key: conversationId };
+          switch (ev.type) {
+            case 'conversation:message': {
+              const m = (p['message'] ?? {}) as Json;
+              if (m['author']?.['type'] !== 'business') return { kind: 'ignored', reason: 'not from the business' };
+              // Our own posts (the transcript) come back too: drop the echo.
+              if (m['metadata']?.[ORIGIN] || (config.integrationId && m['source']?.['integrationId'] === config.integrationId)) return { kind: 'ignored', reason: 'echo of our own message' };
+              if (m['content']?.['type'] === undefined || m['activity']) return { kind: 'ignored', reason: 'activity message' };
+              const agentId = m['metadata']?.['__zendesk_msg.agent.id'];
+              const name = m['author']?.['displayName'];
+              return {
+                kind: 'agent.message',
+                eventId: ev.id,
+                attendance,
+                message: {
+                  id: String(m['id'] ?? ev.id),
+                  content: sunshineToContent(m['content'] as Json),
+                  agent: { ...(agentId !== undefined ? { id: String(agentId) } : {}), ...(typeof name === 'string' ? { name } : {}) },
+                },
+              };
+            }
+            case 'conversation:typing': {
+              const a = (p['activity'] ?? {}) as Json;
+              if (a['author']?.['type'] !== 'business') return { kind: 'ignored', reason: 'typing not from the business' };
+              return { kind: 'agent.typing', eventId: ev.id, attendance, state: a['type'] === 'typing:start' ? 'typing' : 'paused' };
+            }
+            case 'switchboard:passControl': {
+              const active = (p['conversation']?.['activeSwitchboardIntegration'] ?? {}) as Json;
+              // Our own hand-off to Agent Workspace, echoed: the attendance is starting, not ending.
+              if (active['name'] === config.agentWorkspace || active['integrationType'] === 'zd:agentWorkspace') return { kind: 'ignored', reason: 'control passed to Agent Workspace' };
+              if (active['name'] === config.switchboardIntegration && !p['reason']) {
+                // Passed back to us without a reason: the agent ended the messaging session.
+                return { kind: 'attendance.ended', eventId: ev.id, attendance, reason: 'messaging session ended' };
+              }
+              return { kind: 'attendance.ended', eventId: ev.id, attendance, reason: String(p['reason'] ?? 'control passed back') };
+            }
+            case 'switchboard:releaseControl':
+              return { kind: 'attendance.ended', eventId: ev.id, attendance, reason: String(p['reason'] ?? 'control released') };
+            default:
+              return { kind: 'ignored', reason: ev.type };
+          }
+        });
+      },
+    };
+
+    return {
+      type: 'zendesk-messaging',
+      capabilities: { contents: CONTENTS, typing: false }, // SunCo takes only conversation:read from a user (§A.1.6)
+      webhook,
+
+      async check() {
+        try {
+          await call('GET', `/switchboards`);
+          return { ok: true, detail: `Sunshine Conversations accepted the key for app ${config.appId}` };
+        } catch (err) {
+          return { ok: false, detail: (err as Error).message };
+        }
+      },
+
+      async open(attendance, customer, transcript, ctx) {
+        const u = await user(customer);
+        let conversationId: string | undefined;
+        if (ctx.attempt > 1) {
+          // An earlier attempt may have created the conversation before failing.
+          const list = await call('GET', `/conversations?filter[userId]=${encodeURIComponent(u.userId)}`);
+          const found = (((list.body as Json)['conversations'] ?? []) as Json[]).find((c) => c['metadata']?.['bridgeAttendanceId'] === attendance.id);
+          if (found) conversationId = String(found['id']);
+        }
+        if (!conversationId) {
+          const created = await call('POST', '/conversations', {
+            type: 'personal',
+            participants: [{ userId: u.userId, subscribeSDKClient: false }],
+            displayName: customer.name ?? customer.originator ?? customer.address,
+            metadata: { bridgeAttendanceId: attendance.id },
+          });
+          conversationId = String((created.body as Json)['conversation']['id']);
+        }
+        const conv = `/conversations/${encodeURIComponent(conversationId)}`;
+        // We hold control while posting, so the ticket is not created by the first message
+        // without its metadata (§A.1.9 step 3).
+        await call('POST', `${conv}/passControl`, { switchboardIntegration: config.switchboardIntegration });
+        let first = '';
+        for (const piece of splitText(transcriptText(customer, transcript), MAX_TEXT)) {
+          const id = await post(conversationId, { type: 'business', displayName: 'Blip bot' }, { type: 'text', text: piece }, `transcript:${attendance.id}`);
+          first ||= id;
+        }
+        const metadata: Record<string, string> = { first_message_id: first };
+        if (customer.name) metadata['dataCapture.systemField.requester.name'] = customer.name;
+        if (config.ticket.tags.length) metadata['dataCapture.systemField.tags'] = config.ticket.tags.join(',');
+        if (config.ticket.groupId) metadata['dataCapture.systemField.group_id'] = config.ticket.groupId;
+        for (const [field, extra] of Object.entries(config.ticket.fields)) {
+          const v = customer.extras[extra];
+          if (v !== undefined) metadata[`dataCapture.ticketField.${field}`] = v;
+        }
+        await call('POST', `${conv}/passControl`, { switchboardIntegration: config.agentWorkspace, metadata });
+        // Standby but still subscribed: the conversation's events keep reaching our webhook (§A.1.9 step 4).
+        await call('POST', `${conv}/offerControl`, { switchboardIntegration: config.switchboardIntegration }).catch((err: Error) => {
+          deps.log.warn({ conversation: conversationId, err: err.message }, 'offerControl back to the bridge failed; relying on deliverStandbyEvents');
+        });
+        return { key: conversationId, data: { ...u } };
+      },
+
+      async deliver(ref, _attendance, message, ctx) {
+        const data = ref.data as unknown as RefData;
+        if (ctx.attempt > 1) {
+          const existing = await alreadyPosted(ref.key, message.id);
+          if (existing) return { vendorMessageId: existing };
+        }
+        let last = '';
+        for (const content of await toSunshine(ref.key, message.content)) {
+          try {
+            last = await post(ref.key, { type: 'user', userId: data.userId }, content, message.id);
+          } catch (err) {
+            // 423: the conversation reached SunCo's 30,000-message limit; nothing will change that.
+            if (err instanceof ZendeskError && err.status === 423) throw new DeliveryError(err.message, false, undefined, 423);
+            throw err;
+          }
+        }
+        return { vendorMessageId: last };
+      },
+
+      async close(ref, _attendance, reason) {
+        if (reason === 'agent') return; // Zendesk ended it
+        await call('POST', `/conversations/${encodeURIComponent(ref.key)}/releaseControl`, { metadata: { reason: `bridge:${reason}` } });
+      },
+    };
+  },
+};
