@@ -94,10 +94,13 @@ export interface WebhookReceiver {
 
 export interface HelpdeskAdapter {
   readonly type: string;
-  readonly capabilities: { contents: readonly ContentType[]; typing: boolean };
+  /** `batch`: deliverBatch takes up to this many consecutive messages when the lane is behind. */
+  readonly capabilities: { contents: readonly ContentType[]; typing: boolean; batch?: number };
   check(): Promise<CheckResult>;
   open(attendance: AttendanceInfo, customer: Customer, transcript: TranscriptEntry[], ctx: CallContext): Promise<HelpdeskRef>;
   deliver(ref: HelpdeskRef, attendance: AttendanceInfo, message: OutgoingMessage, ctx: CallContext): Promise<{ vendorMessageId?: string }>;
+  /** Several consecutive customer messages as one vendor message (rate-limited vendors). */
+  deliverBatch?(ref: HelpdeskRef, attendance: AttendanceInfo, messages: OutgoingMessage[], ctx: CallContext): Promise<{ vendorMessageId?: string }>;
   signal?(ref: HelpdeskRef, attendance: AttendanceInfo, state: ChatState, ctx: CallContext): Promise<void>;
   close?(ref: HelpdeskRef, attendance: AttendanceInfo, reason: CloseReason, ctx: CallContext): Promise<void>;
   webhook?: WebhookReceiver;
