@@ -54,7 +54,7 @@ export function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: string
 }
 
 /** Paths whose values are never echoed in a problem. */
-const SECRET_PATH = /token|key|secret|password|headers/i;
+const SECRET_PATH = /token|key|secret|password|headers|store\.url/i;
 
 /** Schema problems of `value`, one per path, skipping paths in `skip` (already reported). */
 function schemaProblems(schema: TSchema, value: unknown, prefix: string, skip: ReadonlySet<string> = new Set()): string[] {

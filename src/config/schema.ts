@@ -22,8 +22,9 @@ export const StoreConfig = Type.Object(
   {
     url: Type.String({
       default: 'sqlite:./data/bridge.db',
-      pattern: '^sqlite:',
-      description: 'sqlite:<path>, the embedded engine (one process; sqlite::memory: keeps nothing). PostgreSQL for several replicas is planned.',
+      pattern: '^(sqlite:|postgres(ql)?://)',
+      description:
+        'sqlite:<path>, the embedded engine (one process; sqlite::memory: keeps nothing), or postgres://user:password@host:5432/database (postgresql:// too) for any number of replicas sharing one database. PostgreSQL URLs take libpq parameters such as ?sslmode=require, and pool_size=<n> (default 10): connections per process.',
     }),
   },
   { additionalProperties: false, default: {} },

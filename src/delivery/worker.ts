@@ -115,26 +115,37 @@ export class DeliveryWorker {
     const free = this.cfg.concurrency - this.inflight.size;
     if (free <= 0) return 0;
     const now = Date.now();
-    // Ask for more than we can take: some heads belong to lanes already in flight.
-    const heads = await this.store.dueHeads(now, free + this.busyLanes.size + 16);
-    let started = 0;
+    const leaseUntil = now + this.leaseMs;
+    // Claimed heads are leased to this worker, so no other worker or replica takes them (nor
+    // anything behind them in their lane) until we finish or the lease expires.
+    const heads = await this.store.claimHeads(now, free, leaseUntil);
+    let progressed = 0;
     for (const d of heads) {
-      if (started >= free) break;
       const lane = `${d.attendance_id}|${d.lane}`;
-      if (this.inflight.has(d.id) || this.busyLanes.has(lane)) continue;
       const key = this.executor.pauseKey?.(d);
-      if (key !== undefined && (this.pausedUntil.get(key) ?? 0) > now) continue;
-      if (!(await this.store.lease(d.id, now + this.leaseMs, now))) continue;
+      const pausedUntil = key === undefined ? 0 : (this.pausedUntil.get(key) ?? 0);
+      if (pausedUntil > now) {
+        // Not due until the pause ends: no replica keeps claiming it meanwhile, and it does not
+        // crowd out heads of lanes that are not paused.
+        await this.store.releaseLease(d.id, leaseUntil, pausedUntil, now);
+        progressed++;
+        continue;
+      }
+      if (this.inflight.has(d.id) || this.busyLanes.has(lane)) {
+        // Only if an attempt outlived its lease here; let that attempt settle the delivery.
+        await this.store.releaseLease(d.id, leaseUntil, d.next_at, now);
+        continue;
+      }
       this.inflight.add(d.id);
       this.busyLanes.add(lane);
-      started++;
-      void this.attempt({ ...d, attempts: d.attempts + 1 }).finally(() => {
+      progressed++;
+      void this.attempt(d).finally(() => {
         this.inflight.delete(d.id);
         this.busyLanes.delete(lane);
         this.wake();
       });
     }
-    return started;
+    return progressed;
   }
 
   private async attempt(d: DeliveryRow): Promise<void> {

@@ -1,13 +1,16 @@
 /**
  * The store: one interface over Kysely (DESIGN §5). Engines differ only in how the Kysely instance
- * is made (engines.ts); every query here is portable SQL so PostgreSQL can join without touching
- * the core. `Queries` works on the database or inside a transaction alike.
+ * is made (engines.ts) and in one clause: PostgreSQL replicas claim lane heads with
+ * `FOR UPDATE SKIP LOCKED`. Every other query is portable SQL, and one conformance suite holds
+ * both engines to the same results. `Queries` works on the database or inside a transaction alike.
  */
 import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
 import type { AttendanceRow, AttendanceState, Database, DeliveryRow, Lane, MessageDirection, MessageRow, NewDelivery } from './schema.js';
 import { migrationProvider } from './migrations.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
+
+export type Engine = 'sqlite' | 'postgres';
 
 export interface NewAttendance {
   id: string;
@@ -37,7 +40,10 @@ export interface AttendanceFilter {
 }
 
 export class Queries {
-  constructor(protected readonly db: Db) {}
+  constructor(
+    protected readonly db: Db,
+    readonly engine: Engine,
+  ) {}
 
   /** Records an inbound id; false when it was already there (a duplicate). */
   async claimDedupe(bot: string, scope: string, key: string, now: number): Promise<boolean> {
@@ -176,12 +182,64 @@ export class Queries {
 
   /**
    * Heads of lanes that are due: the oldest pending delivery of each (attendance, lane), when its
-   * time has come and nobody holds a lease on it. FIFO holds because only a head is ever returned.
+   * time has come and nobody holds a lease on it nor on any other delivery of its lane (a dead
+   * delivery revived behind one in flight waits for it). FIFO holds because only a head is ever
+   * returned. Ids come from a sequence, so on PostgreSQL two transactions enqueueing to one lane
+   * may commit out of id order; each transaction's own deliveries still run in order, and the
+   * order between concurrent inputs was never defined.
    */
   async dueHeads(now: number, limit: number): Promise<DeliveryRow[]> {
-    return this.db
+    return this.heads(this.db, now).selectAll('d').orderBy('d.next_at').orderBy('d.id').limit(limit).execute();
+  }
+
+  /**
+   * Takes up to `limit` due heads (as dueHeads chooses them) and leases them until `leaseUntil`,
+   * counting the attempt about to be made: the rows come back with `attempts` already incremented.
+   * Atomic, so two workers never hold the same head; on PostgreSQL a replica passes over the heads
+   * another replica is claiming instead of queueing behind its transaction.
+   */
+  async claimHeads(now: number, limit: number, leaseUntil: number): Promise<DeliveryRow[]> {
+    if (limit <= 0) return [];
+    const claim = async (db: Db): Promise<DeliveryRow[]> => {
+      let heads = this.heads(db, now).select('d.id').orderBy('d.next_at').orderBy('d.id').limit(limit);
+      // Only the head rows are locked (`of d`); the rows the NOT EXISTS looks at stay free. A head
+      // that another replica leased and committed meanwhile is re-checked by PostgreSQL on locking
+      // and dropped, because its lease no longer matches.
+      if (this.engine === 'postgres') heads = heads.forUpdate('d').skipLocked();
+      const ids = (await heads.execute()).map((r) => r.id);
+      if (ids.length === 0) return [];
+      const rows = await db
+        .updateTable('deliveries')
+        .set({ lease_until: leaseUntil, attempts: sql`attempts + 1`, updated_at: now })
+        .where('id', 'in', ids)
+        .returningAll()
+        .execute();
+      // RETURNING has no defined order.
+      return rows.sort((a, b) => a.next_at - b.next_at || a.id - b.id);
+    };
+    return this.db.isTransaction ? claim(this.db) : this.db.transaction().execute(claim);
+  }
+
+  /**
+   * Gives back a head claimed but not attempted (e.g. its bot is paused): the lease is dropped,
+   * the attempt is not counted and it is due again at `nextAt`. Only while the lease is still the
+   * one taken (`leaseUntil`); false otherwise.
+   */
+  async releaseLease(id: number, leaseUntil: number, nextAt: number, now: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable('deliveries')
+      .set({ lease_until: null, attempts: sql`attempts - 1`, next_at: nextAt, updated_at: now })
+      .where('id', '=', id)
+      .where('state', '=', 'pending')
+      .where('lease_until', '=', leaseUntil)
+      .where('attempts', '>', 0)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  private heads(db: Db, now: number) {
+    return db
       .selectFrom('deliveries as d')
-      .selectAll('d')
       .where('d.state', '=', 'pending')
       .where('d.next_at', '<=', now)
       .where((eb) => eb.or([eb('d.lease_until', 'is', null), eb('d.lease_until', '<=', now)]))
@@ -193,14 +251,11 @@ export class Queries {
               .whereRef('p.attendance_id', '=', 'd.attendance_id')
               .whereRef('p.lane', '=', 'd.lane')
               .where('p.state', '=', 'pending')
-              .whereRef('p.id', '<', 'd.id'),
+              .whereRef('p.id', '<>', 'd.id')
+              .where((eb) => eb.or([eb('p.id', '<', eb.ref('d.id')), eb('p.lease_until', '>', now)])),
           ),
         ),
-      )
-      .orderBy('d.next_at')
-      .orderBy('d.id')
-      .limit(limit)
-      .execute();
+      );
   }
 
   /** Takes a lease on a head; false when someone else got it first. */
@@ -273,13 +328,13 @@ export class Queries {
 export class Store extends Queries {
   constructor(
     readonly kysely: Kysely<Database>,
-    readonly engine: 'sqlite' | 'postgres',
+    engine: Engine,
   ) {
-    super(kysely);
+    super(kysely, engine);
   }
 
   transaction<T>(fn: (q: Queries) => Promise<T>): Promise<T> {
-    return this.kysely.transaction().execute((trx) => fn(new Queries(trx)));
+    return this.kysely.transaction().execute((trx) => fn(new Queries(trx, this.engine)));
   }
 
   private migrator(): Migrator {

@@ -12,6 +12,7 @@ import { WebhookToolSimulator } from '../../simulators/webhook-tool/index.js';
 import { buildApp, type BridgeApp } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import { createTestDatabase, type TestDatabase } from './postgres.js';
 
 export const BOT = 'acme';
 export const IDENTIFIER = 'acmehuman';
@@ -26,6 +27,8 @@ export interface HarnessOptions {
   bot?: Record<string, unknown>;
   delivery?: Record<string, unknown>;
   storePath?: string;
+  /** A whole store.url; wins over storePath. */
+  storeUrl?: string;
   notifyDispatched?: boolean;
 }
 
@@ -68,7 +71,7 @@ export async function startSimulators(opts: HarnessOptions = {}) {
 export function rawConfig(blipUrl: string, toolUrl: string, dir: string, opts: HarnessOptions = {}): Record<string, unknown> {
   return {
     server: { port: 0, host: '127.0.0.1', adminToken: ADMIN_TOKEN },
-    store: { url: `sqlite:${opts.storePath ?? join(dir, 'bridge.db')}` },
+    store: { url: opts.storeUrl ?? `sqlite:${opts.storePath ?? join(dir, 'bridge.db')}` },
     log: { level: 'silent' },
     delivery: merge({ baseDelayMs: 20, maxDelayMs: 200, maxAttempts: 5, pollIntervalMs: 50, timeoutMs: 2000 }, opts.delivery),
     bots: [
@@ -85,10 +88,22 @@ export function rawConfig(blipUrl: string, toolUrl: string, dir: string, opts: H
   };
 }
 
+/**
+ * TEST_STORE=postgres runs the same suites on a fresh PostgreSQL database per harness; SQLite in a
+ * temp dir is the default.
+ */
+async function testStore(opts: HarnessOptions): Promise<TestDatabase | undefined> {
+  const engine = process.env['TEST_STORE'] ?? 'sqlite';
+  if (engine !== 'sqlite' && engine !== 'postgres') throw new Error(`TEST_STORE must be sqlite or postgres, got "${engine}"`);
+  if (engine === 'sqlite' || opts.storeUrl !== undefined || opts.storePath !== undefined) return undefined;
+  return createTestDatabase();
+}
+
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'bridge-test-'));
+  const database = await testStore(opts);
   const { blip, blipUrl, tool, toolUrl } = await startSimulators(opts);
-  const raw = rawConfig(blipUrl, toolUrl, dir, opts);
+  const raw = rawConfig(blipUrl, toolUrl, dir, database ? { ...opts, storeUrl: database.url } : opts);
   const config = parseConfig(raw, 'test');
   const bridge = await buildApp(config, { logger: pino({ level: process.env['TEST_LOG'] ?? 'silent' }) });
   const url = await bridge.app.listen({ port: 0, host: '127.0.0.1' });
@@ -130,6 +145,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await bridge.close();
       await blip.stop();
       await tool.stop();
+      await database?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

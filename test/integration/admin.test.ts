@@ -47,7 +47,7 @@ describe('admin API and operations endpoints', () => {
     expect((await h.get('/healthz')).status).toBe(200);
     const ready = await h.get('/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.body).toMatchObject({ status: 'ready', store: 'sqlite' });
+    expect(ready.body).toMatchObject({ status: 'ready', store: process.env['TEST_STORE'] ?? 'sqlite' });
     const m = (await h.get('/metrics')).text;
     expect(m).toMatch(/bridge_attendances_open\{bot="acme",state="open"\} 1/);
     expect(m).toMatch(/bridge_deliveries_total\{lane="to-helpdesk",kind="open",outcome="delivered"\} 1/);
