@@ -19,7 +19,7 @@ import { adapterDefinition } from '../helpdesks/registry.js';
 import { BridgeError } from '../http/errors.js';
 import { MIME, identityOf, type MessageEnvelope, type NotificationEnvelope, type OutboundMessage } from '../lime/envelope.js';
 import type { Queries, Store } from '../store/store.js';
-import type { AttendanceRow, DeliveryRow } from '../store/schema.js';
+import type { AttendanceRow, DeliveryRow, MessageRow } from '../store/schema.js';
 import type { ChatState, Content } from './content.js';
 import { chatStateToLime, contentToLime, limeToContent } from './convert.js';
 import { BLIP_MEDIA_HOSTS, type MediaPolicy } from './media.js';
@@ -87,7 +87,7 @@ export class Bridge implements Executor {
     if (converted.kind === 'invalid') throw new BridgeError('BRIDGE_ERR_INVALID_CONTENT', `${env.type}: ${converted.error}`);
     const address = identityOf(env.from);
     const now = Date.now();
-    const result = await this.store.transaction(async (q): Promise<Inbound> => {
+    const result = await retryOnUniqueViolation(() => this.store.transaction(async (q): Promise<Inbound> => {
       if (env.id !== undefined && !(await q.claimDedupe(botId, 'blip-message', env.id, now))) return { outcome: 'duplicate' };
       let att = await q.activeAttendance(botId, address);
       if (converted.kind === 'chatstate') {
@@ -115,7 +115,7 @@ export class Bridge implements Executor {
       await q.insertMessage({ id: messageId, attendance_id: att.id, direction: 'customer', source_id: env.id ?? null, content: converted.content, status: 'received', created_at: now });
       await q.enqueue(this.payload(att, { lane: 'to-helpdesk', kind: 'message', messageId }), now);
       return { outcome: 'accepted', attendanceId: att.id };
-    });
+    }));
     if (result.outcome === 'accepted') this.hooks.wake();
     return result;
   }
@@ -260,16 +260,8 @@ export class Bridge implements Executor {
       switch (p.kind) {
         case 'open':
           return this.open(bot, att, info, ctx);
-        case 'message': {
-          const ref = requireRef(att);
-          const m = await this.store.messageById(p.messageId);
-          if (!m) throw new DeliveryError(`message ${p.messageId} does not exist`, false);
-          const { vendorMessageId } = await bot.adapter.deliver(ref, info, { id: m.id, at: new Date(m.created_at).toISOString(), content: JSON.parse(m.content) as Content }, ctx);
-          return async (q, now) => {
-            await q.updateMessage(m.id, { status: 'delivered', vendor_id: vendorMessageId ?? null }, now);
-            if (m.source_id) await q.enqueue(this.payload(att, { lane: 'to-blip', kind: 'notification', id: m.source_id, event: 'consumed' }), now);
-          };
-        }
+        case 'message':
+          return this.deliverToHelpdesk(bot, att, info, d, p.messageId, ctx);
         case 'typing':
           if (Date.now() - p.at > STALE_CHATSTATE_MS || !bot.adapter.signal || !bot.adapter.capabilities.typing) return;
           await bot.adapter.signal(requireRef(att), info, p.state, ctx);
@@ -318,6 +310,32 @@ export class Bridge implements Executor {
         };
       }
     }
+  }
+
+  /**
+   * A customer message to the helpdesk. When the adapter batches and the lane is behind, the
+   * consecutive messages waiting behind this one go with it, and are done with it.
+   */
+  private async deliverToHelpdesk(bot: BotRuntime, att: AttendanceRow, info: AttendanceInfo, d: DeliveryRow, messageId: string, ctx: { attempt: number; deliveryId: number }): Promise<Effects> {
+    const ref = requireRef(att);
+    const batch = bot.adapter.deliverBatch && (bot.adapter.capabilities.batch ?? 1) > 1 ? bot.adapter.capabilities.batch! : 1;
+    const followers = batch > 1 ? await this.store.laneFollowers(att.id, 'to-helpdesk', d.id, 'message', batch - 1) : [];
+    const ids = [messageId, ...followers.map((f) => (JSON.parse(f.payload) as { messageId: string }).messageId)];
+    const rows: MessageRow[] = [];
+    for (const id of ids) {
+      const m = await this.store.messageById(id);
+      if (!m) throw new DeliveryError(`message ${id} does not exist`, false);
+      rows.push(m);
+    }
+    const outgoing = rows.map((m) => ({ id: m.id, at: new Date(m.created_at).toISOString(), content: JSON.parse(m.content) as Content }));
+    const { vendorMessageId } = outgoing.length > 1 && bot.adapter.deliverBatch ? await bot.adapter.deliverBatch(ref, info, outgoing, ctx) : await bot.adapter.deliver(ref, info, outgoing[0]!, ctx);
+    return async (q, now) => {
+      for (const f of followers) await q.markDone(f.id, now);
+      for (const m of rows) {
+        await q.updateMessage(m.id, { status: 'delivered', vendor_id: vendorMessageId ?? null }, now);
+        if (m.source_id) await q.enqueue(this.payload(att, { lane: 'to-blip', kind: 'notification', id: m.source_id, event: 'consumed' }), now);
+      }
+    };
   }
 
   private async open(bot: BotRuntime, att: AttendanceRow, info: AttendanceInfo, ctx: { attempt: number; deliveryId: number }): Promise<Effects> {
@@ -396,6 +414,20 @@ export async function checkConnections(config: Config, http: HttpClient, log: Lo
     out.push({ bot: bot.id, part: 'blip', ...b }, { bot: bot.id, part: 'helpdesk', ...h });
   }
   return out;
+}
+
+/**
+ * Two first messages of one customer at once (two replicas, or two connections) both try to open
+ * an attendance; the partial unique index lets one win. The loser runs again and finds it.
+ */
+async function retryOnUniqueViolation<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const e = err as { code?: string };
+    if (e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE') return fn();
+    throw err;
+  }
 }
 
 function requireRef(att: AttendanceRow): HelpdeskRef {

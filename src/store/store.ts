@@ -312,6 +312,29 @@ export class Queries {
     return rows.map((r) => ({ ...r, n: Number(r.n) }));
   }
 
+  /**
+   * The pending deliveries right behind `afterId` in its lane, while they are of `kind` (a batch
+   * of consecutive customer messages). Not heads, so no other worker can take them meanwhile.
+   */
+  async laneFollowers(attendanceId: string, lane: Lane, afterId: number, kind: string, limit: number): Promise<DeliveryRow[]> {
+    const rows = await this.db
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('attendance_id', '=', attendanceId)
+      .where('lane', '=', lane)
+      .where('state', '=', 'pending')
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    const out: DeliveryRow[] = [];
+    for (const r of rows) {
+      if (r.kind !== kind) break;
+      out.push(r);
+    }
+    return out;
+  }
+
   /** Pending deliveries of a lane (used to decide when a closing attendance is drained). */
   async pendingInLane(attendanceId: string, lane: Lane): Promise<number> {
     const r = await this.db
