@@ -42,6 +42,18 @@ export const DeliveryConfig = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+export const MediaConfig = Type.Object(
+  {
+    allowedHosts: Type.Array(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9.-]+$' }), {
+      default: ['blipmediastore.blob.core.windows.net', '.msging.net', '.blip.ai'],
+      description: "Hosts customer attachments may be downloaded from to re-upload them to a helpdesk (a leading dot allows subdomains). Blip's media hosts by default; nothing else is fetched.",
+    }),
+    maxBytes: Type.Integer({ minimum: 1024, maximum: 100 * 1024 * 1024, default: 16 * 1024 * 1024, description: 'Largest attachment downloaded.' }),
+    timeoutMs: Type.Integer({ minimum: 100, maximum: 300_000, default: 30_000, description: 'Deadline of one download.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const BlipConfig = Type.Object(
   {
     identifier: Type.String({ minLength: 1, pattern: '^[^@\\s/]+$', description: "The human-attendance sub-bot's identifier (without @msging.net)." }),
@@ -97,6 +109,7 @@ export const ConfigSchema = Type.Object(
     server: ServerConfig,
     store: StoreConfig,
     delivery: DeliveryConfig,
+    media: MediaConfig,
     log: Type.Object({ level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'Log level (JSON lines on stdout; secrets are redacted).' }) }, { additionalProperties: false, default: {} }),
     bots: Type.Array(BotConfig, { minItems: 1 }),
   },

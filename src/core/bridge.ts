@@ -22,7 +22,7 @@ import type { Queries, Store } from '../store/store.js';
 import type { AttendanceRow, DeliveryRow, MessageRow } from '../store/schema.js';
 import type { ChatState, Content } from './content.js';
 import { chatStateToLime, contentToLime, limeToContent } from './convert.js';
-import { BLIP_MEDIA_HOSTS, type MediaPolicy } from './media.js';
+import type { MediaPolicy } from './media.js';
 
 /** What a delivery carries, by lane and kind. */
 export type DeliveryPayload =
@@ -34,9 +34,6 @@ export type DeliveryPayload =
   | { lane: 'to-blip'; kind: 'chatstate'; state: ChatState; at: number }
   | { lane: 'to-blip'; kind: 'notification'; id: string; event: 'consumed' | 'failed'; reason?: string }
   | { lane: 'to-blip'; kind: 'redirect'; reason: CloseReason };
-
-// TODO(#3): media policy from the config file (media.allowedHosts…).
-const DEFAULT_MEDIA: MediaPolicy = { allowedHosts: BLIP_MEDIA_HOSTS, maxBytes: 16 * 1024 * 1024, timeoutMs: 30_000 };
 
 /** Typing indicators older than this are not worth sending once a lane catches up. */
 const STALE_CHATSTATE_MS = 15_000;
@@ -65,7 +62,7 @@ export class Bridge implements Executor {
     http: HttpClient,
     private readonly log: Logger,
   ) {
-    for (const bot of config.bots) this.bots.set(bot.id, createRuntime(bot, http, log, config.delivery.timeoutMs));
+    for (const bot of config.bots) this.bots.set(bot.id, createRuntime(bot, http, log, config.delivery.timeoutMs, config.media));
   }
 
   setHooks(hooks: BridgeHooks): void {
@@ -394,7 +391,7 @@ export class Bridge implements Executor {
 }
 
 /** A bot's Blip client, pacer and helpdesk adapter, from its validated config. */
-export function createRuntime(bot: BotConfig, http: HttpClient, log: Logger, timeoutMs: number, media: MediaPolicy = DEFAULT_MEDIA): BotRuntime {
+export function createRuntime(bot: BotConfig, http: HttpClient, log: Logger, timeoutMs: number, media: MediaPolicy): BotRuntime {
   const def = adapterDefinition(bot.helpdesk.type);
   if (!def) throw new Error(`bots.${bot.id}.helpdesk.type: unknown helpdesk type ${bot.helpdesk.type}`);
   return {
@@ -409,7 +406,7 @@ export function createRuntime(bot: BotConfig, http: HttpClient, log: Logger, tim
 export async function checkConnections(config: Config, http: HttpClient, log: Logger): Promise<Array<{ bot: string; part: 'blip' | 'helpdesk'; ok: boolean; detail: string }>> {
   const out: Array<{ bot: string; part: 'blip' | 'helpdesk'; ok: boolean; detail: string }> = [];
   for (const bot of config.bots) {
-    const rt = createRuntime(bot, http, log, config.delivery.timeoutMs);
+    const rt = createRuntime(bot, http, log, config.delivery.timeoutMs, config.media);
     const [b, h] = await Promise.all([rt.blip.check(), rt.adapter.check().catch((e: Error) => ({ ok: false, detail: e.message }))]);
     out.push({ bot: bot.id, part: 'blip', ...b }, { bot: bot.id, part: 'helpdesk', ...h });
   }

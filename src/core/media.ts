@@ -13,9 +13,6 @@ export interface MediaPolicy {
   timeoutMs: number;
 }
 
-/** Blip's media hosts (research/blip.md §2.2 observed SAS links; media extension URLs). */
-export const BLIP_MEDIA_HOSTS = ['blipmediastore.blob.core.windows.net', '.msging.net', '.blip.ai'] as const;
-
 export function hostAllowed(url: URL, allowed: readonly string[]): boolean {
   const host = url.hostname.toLowerCase();
   return allowed.some((a) => {
@@ -40,7 +37,8 @@ export async function fetchMedia(url: string, policy: MediaPolicy): Promise<Fetc
   if (!hostAllowed(parsed, policy.allowedHosts)) throw new DeliveryError(`media host ${parsed.hostname} is not in media.allowedHosts`, false);
   let res;
   try {
-    res = await request(parsed, { method: 'GET', maxRedirections: 0, headersTimeout: policy.timeoutMs, bodyTimeout: policy.timeoutMs, signal: AbortSignal.timeout(policy.timeoutMs) } as Parameters<typeof request>[1]);
+    // undici's request never follows redirects, so a 3xx to an internal address is just refused below.
+    res = await request(parsed, { method: 'GET', headersTimeout: policy.timeoutMs, bodyTimeout: policy.timeoutMs, signal: AbortSignal.timeout(policy.timeoutMs) });
   } catch (err) {
     throw new DeliveryError(`media download failed: ${(err as Error).message}`, true);
   }
