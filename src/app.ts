@@ -54,6 +54,33 @@ export function makeLogger(level: string): Logger {
   return pino({ level, redact: { paths: REDACT, censor: '[redacted]' } });
 }
 
+/** Deletes closed attendances past the retention age, in batches, until none is left. */
+export async function purgeOnce(store: Store, days: number): Promise<{ attendances: number; dedupe: number }> {
+  const before = Date.now() - days * 86_400_000;
+  const total = { attendances: 0, dedupe: 0 };
+  for (;;) {
+    const r = await store.transaction((q) => q.purgeClosed(before, 500));
+    total.attendances += r.attendances;
+    total.dedupe += r.dedupe;
+    if (r.attendances < 500) return total;
+  }
+}
+
+function startPurge(store: Store, cfg: Config['retention'], log: Logger): NodeJS.Timeout {
+  const run = () => {
+    purgeOnce(store, cfg.days).then(
+      (r) => {
+        if (r.attendances || r.dedupe) log.info({ ...r, days: cfg.days }, 'retention: purged closed attendances');
+      },
+      (err: unknown) => log.error({ err }, 'retention: purge failed; it runs again at the next interval'),
+    );
+  };
+  const timer = setInterval(run, cfg.intervalMinutes * 60_000);
+  timer.unref();
+  setTimeout(run, 5_000).unref();
+  return timer;
+}
+
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<BridgeApp> {
   const log = opts.logger ?? makeLogger(config.log.level);
   const store = await openStore(config.store.url);
@@ -131,6 +158,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.ready();
 
   if (opts.worker !== false) worker.start();
+  const purge = config.retention.days > 0 && opts.worker !== false ? startPurge(store, config.retention, log) : undefined;
 
   let closed = false;
   return {
@@ -142,6 +170,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     async close() {
       if (closed) return;
       closed = true;
+      if (purge) clearInterval(purge);
       await worker.stop();
       await app.close();
       await http.close();

@@ -10,10 +10,11 @@
  *   close <attendance-id>  end an attendance (farewell + Redirect)
  *   dead                   list dead deliveries
  *   retry <delivery-id>    replay a dead delivery
+ *   purge [days]           delete closed attendances older than days (default retention.days)
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { buildApp, makeLogger } from './app.js';
+import { buildApp, makeLogger, purgeOnce } from './app.js';
 import { ConfigError, loadConfigFile } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { Bridge, checkConnections } from './core/bridge.js';
@@ -23,7 +24,7 @@ import { BridgeError } from './http/errors.js';
 import { openStore } from './store/engines.js';
 import { shutdownOn } from './shutdown.js';
 
-const USAGE = `usage: blip-helpdesk-bridge [serve | check-config [file] [--offline] | migrate | attendances [--state S] [--bot B] | close <attendance-id> | dead | retry <delivery-id>]`;
+const USAGE = `usage: blip-helpdesk-bridge [serve | check-config [file] [--offline] | migrate | attendances [--state S] [--bot B] | close <attendance-id> | dead | retry <delivery-id> | purge [days]]`;
 
 function configPath(arg?: string): string {
   return resolve(arg ?? process.env['BRIDGE_CONFIG'] ?? './bridge.yaml');
@@ -100,6 +101,19 @@ async function main(): Promise<number> {
       const applied = await store.migrate();
       await store.close();
       console.log(applied.length ? `applied: ${applied.join(', ')}` : 'the store is up to date');
+      return 0;
+    }
+    case 'purge': {
+      const config = loadConfigFile(configPath());
+      const days = args[0] !== undefined ? Number(args[0]) : config.retention.days;
+      if (!Number.isInteger(days) || days < 1) throw new BridgeError('BRIDGE_ERR_INVALID_REQUEST', 'purge takes a number of days ≥ 1 (default retention.days)');
+      const store = await openStore(config.store.url);
+      try {
+        const r = await purgeOnce(store, days);
+        console.log(`purged ${r.attendances} closed attendance(s) older than ${days} day(s) and ${r.dedupe} dedupe id(s)`);
+      } finally {
+        await store.close();
+      }
       return 0;
     }
     case 'attendances':

@@ -54,6 +54,14 @@ export const MediaConfig = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+export const RetentionConfig = Type.Object(
+  {
+    days: Type.Integer({ minimum: 0, maximum: 3650, default: 30, description: 'Closed attendances (with their message log and deliveries) older than this are deleted; 0 keeps everything.' }),
+    intervalMinutes: Type.Integer({ minimum: 1, maximum: 10_080, default: 60, description: 'How often the purge runs.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const BlipConfig = Type.Object(
   {
     identifier: Type.String({ minLength: 1, pattern: '^[^@\\s/]+$', description: "The human-attendance sub-bot's identifier (without @msging.net)." }),
@@ -110,6 +118,7 @@ export const ConfigSchema = Type.Object(
     store: StoreConfig,
     delivery: DeliveryConfig,
     media: MediaConfig,
+    retention: RetentionConfig,
     log: Type.Object({ level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'Log level (JSON lines on stdout; secrets are redacted).' }) }, { additionalProperties: false, default: {} }),
     bots: Type.Array(BotConfig, { minItems: 1 }),
   },

@@ -335,6 +335,24 @@ export class Queries {
     return out;
   }
 
+  /**
+   * Retention: deletes attendances closed before `before` with their message log and deliveries,
+   * and inbound dedupe ids older than `before` (a sender retrying after that long is not a retry).
+   * At most `limit` attendances per call, so a large backlog is purged in short transactions.
+   */
+  async purgeClosed(before: number, limit: number): Promise<{ attendances: number; dedupe: number }> {
+    const ids = (
+      await this.db.selectFrom('attendances').select('id').where('state', '=', 'closed').where('closed_at', '<', before).orderBy('closed_at').limit(limit).execute()
+    ).map((r) => r.id);
+    if (ids.length) {
+      await this.db.deleteFrom('deliveries').where('attendance_id', 'in', ids).execute();
+      await this.db.deleteFrom('messages').where('attendance_id', 'in', ids).execute();
+      await this.db.deleteFrom('attendances').where('id', 'in', ids).execute();
+    }
+    const dedupe = await this.db.deleteFrom('dedupe').where('created_at', '<', before).executeTakeFirst();
+    return { attendances: ids.length, dedupe: Number(dedupe.numDeletedRows) };
+  }
+
   /** Pending deliveries of a lane (used to decide when a closing attendance is drained). */
   async pendingInLane(attendanceId: string, lane: Lane): Promise<number> {
     const r = await this.db
