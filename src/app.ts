@@ -124,6 +124,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       e = new BridgeError('BRIDGE_ERR_INTERNAL');
     }
     if (e.status >= 400 && e.status < 500) req.log.info({ code: e.code, detail: e.detail, url: req.url }, 'request rejected');
+    if (e.code === 'BRIDGE_ERR_INTERNAL') void reply.header('retry-after', '5');
     return reply.code(e.status).send(e.toJSON());
   });
   app.setNotFoundHandler((req, reply) => {
