@@ -3,37 +3,54 @@
  * specs/intercom). Vendor words: an attendance is an Intercom *conversation* started by the
  * customer's *contact* (role user, `external_id` = our stable customer key); agents are *admins*.
  *
- * - open: contact by external_id (create; on 409 use the id Intercom names), then a conversation
- *   from the contact whose first message carries the bot transcript.
- * - deliver: a user reply (`message_type: comment`); images as `attachment_urls`, other media as links.
- * - webhooks: X-Hub-Signature (HMAC-SHA1 of the raw body with the app's client secret). Admin
- *   replies and closes come back; notes, snoozes and our own user replies (echoes) are ignored.
+ * - open: the contact by external_id (found, its details refreshed; or created, and on a 409 the
+ *   id Intercom names), then a conversation from the contact whose first message is the transcript.
+ * - deliver: a user reply (`message_type: comment`); images as `attachment_urls`, other media as
+ *   links. Intercom takes no idempotency key, so a retry first looks for the earlier attempt's part.
+ * - webhooks: X-Hub-Signature (HMAC-SHA1 of the raw body with the app's client secret). What admins
+ *   and bots say to the customer, assignments and closes come back; notes, snoozes and our own
+ *   user replies (echoes) are ignored. Dedupe is by conversation part id, so a part that comes in
+ *   two notifications (a redelivery, or another topic) reaches the customer once.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import type { Content, ContentType } from '../../core/content.js';
-import { DeliveryError } from '../../delivery/errors.js';
+import type { Content, ContentType, MediaContent } from '../../core/content.js';
+import { DeliveryError, parseRetryAfter } from '../../delivery/errors.js';
 import type { HttpResponse } from '../../delivery/http.js';
 import { BridgeError } from '../../http/errors.js';
-import type { AdapterDefinition, Customer, HelpdeskAdapter, HelpdeskEvent, TranscriptEntry, WebhookReceiver } from '../adapter.js';
-import { htmlToText } from './html.js';
+import type { AdapterDefinition, AttendanceMatch, Customer, HelpdeskAdapter, HelpdeskEvent, TranscriptEntry, WebhookReceiver } from '../adapter.js';
+import { htmlImages, htmlToText } from './html.js';
 
 export const IntercomConfig = Type.Object(
   {
     type: Type.Literal('intercom'),
     accessToken: Type.String({ minLength: 10, description: "The app's access token (Developer Hub → your app → Authentication)." }),
-    clientSecret: Type.String({ minLength: 10, description: "The app's client secret (Developer Hub → Basic information): Intercom signs webhooks with it (X-Hub-Signature)." }),
+    clientSecret: Type.String({
+      minLength: 10,
+      description: "The app's client secret (Developer Hub → Basic information): Intercom signs webhooks with it (X-Hub-Signature).",
+    }),
     baseUrl: Type.String({
       pattern: '^https?://',
       default: 'https://api.intercom.io',
       description: 'Regional API host: https://api.intercom.io (US), https://api.eu.intercom.io (EU) or https://api.au.intercom.io (Australia).',
     }),
-    adminId: Type.Optional(Type.String({ minLength: 1, description: 'Admin id used to close the Intercom conversation when the bridge ends an attendance (admin close, timeout). Without it the conversation stays open in Intercom.' })),
-    externalIdPrefix: Type.String({ default: 'blip:', maxLength: 64, description: "Prefix of the contact's external_id (then the customer's identity in the router)." }),
+    adminId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Admin id (GET /me or GET /admins) the bridge acts as when it ends an attendance itself (admin close, timeout): an internal note with the reason, then a close. Without it the conversation stays open in Intercom.',
+      }),
+    ),
+    externalIdPrefix: Type.String({
+      default: 'blip:',
+      maxLength: 64,
+      description: "Prefix of the contact's external_id (then the customer's identity in the router).",
+    }),
     customAttributes: Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), {
       default: {},
-      description: 'Blip contact extras to copy into Intercom custom attributes: { <extras key>: <Intercom attribute name> }. The attributes must exist in Intercom.',
+      description:
+        'Blip contact extras to copy into Intercom custom attributes: { <extras key>: <Intercom attribute name> }. The attributes must exist in Intercom.',
     }),
     timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 15_000, description: 'Deadline of one call to Intercom, in milliseconds.' }),
   },
@@ -42,8 +59,6 @@ export const IntercomConfig = Type.Object(
 export type IntercomConfig = Static<typeof IntercomConfig>;
 
 export const INTERCOM_VERSION = '2.14';
-/** Intercom takes at most 10 attachment URLs per part (spec 2.14, reply request). */
-const MAX_ATTACHMENTS = 10;
 
 const CONTENTS: readonly ContentType[] = ['text', 'media', 'location', 'contact', 'reply', 'unsupported'];
 
@@ -53,40 +68,52 @@ interface RefData {
   externalId: string;
 }
 
-// ── webhook payloads (validated, only what we read) ──────────────────────────────────────────
-const Part = Type.Object(
-  {
-    id: Type.String(),
-    part_type: Type.String(),
-    body: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    author: Type.Optional(Type.Object({ type: Type.Optional(Type.String()), id: Type.Optional(Type.Union([Type.String(), Type.Null()])), name: Type.Optional(Type.Union([Type.String(), Type.Null()])) })),
-    attachments: Type.Optional(
-      Type.Array(Type.Object({ name: Type.Optional(Type.Union([Type.String(), Type.Null()])), url: Type.String(), content_type: Type.Optional(Type.Union([Type.String(), Type.Null()])), filesize: Type.Optional(Type.Union([Type.Number(), Type.Null()])) })),
-    ),
-  },
-);
+/** Who may speak to the customer in a conversation: teammates, and Intercom's bots (Fin, workflows). */
+const AGENT_AUTHORS = new Set(['admin', 'bot']);
+/** Where a contact's clock and ours may disagree when a retry looks for its first attempt. */
+const CLOCK_SLACK_MS = 60_000;
+/** Conversations whose last delivered part we keep in memory (one entry per open attendance). */
+const MAX_REMEMBERED = 10_000;
+
+// ── webhook payloads (validated, only what we read; the rest is tolerated) ───────────────────
+const Id = Type.Union([Type.String({ minLength: 1 }), Type.Number()]);
+const Nullable = <T extends Parameters<typeof Type.Optional>[0]>(t: T) => Type.Optional(Type.Union([t, Type.Null()]));
+const Part = Type.Object({
+  id: Id,
+  part_type: Type.String(),
+  body: Nullable(Type.String()),
+  created_at: Nullable(Type.Number()),
+  author: Nullable(Type.Object({ type: Type.Optional(Type.String()), id: Nullable(Id), name: Nullable(Type.String()) })),
+  assigned_to: Nullable(Type.Object({ type: Type.Optional(Type.String()), id: Nullable(Id) })),
+  attachments: Nullable(
+    Type.Array(Type.Object({ name: Nullable(Type.String()), url: Type.String(), content_type: Nullable(Type.String()), filesize: Nullable(Type.Number()) })),
+  ),
+  metadata: Nullable(Type.Object({ quick_reply_options: Nullable(Type.Array(Type.Object({ text: Type.String() }))) })),
+});
 const Notification = Type.Object({
   type: Type.Literal('notification_event'),
   id: Type.String({ minLength: 1 }),
   topic: Type.String({ minLength: 1 }),
-  data: Type.Optional(
+  data: Nullable(
     Type.Object({
-      item: Type.Optional(
-        Type.Union([
-          Type.Null(),
-          Type.Object({
-            type: Type.Optional(Type.String()),
-            id: Type.Optional(Type.Union([Type.String(), Type.Number()])),
-            admin_assignee_id: Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Null()])),
-            conversation_parts: Type.Optional(Type.Object({ conversation_parts: Type.Optional(Type.Array(Part)) })),
-          }),
-        ]),
+      item: Nullable(
+        Type.Object({
+          type: Type.Optional(Type.String()),
+          id: Type.Optional(Id),
+          state: Nullable(Type.String()),
+          admin_assignee_id: Nullable(Id),
+          conversation_parts: Nullable(Type.Object({ conversation_parts: Nullable(Type.Array(Part)) })),
+        }),
       ),
     }),
   ),
 });
 const checkNotification = TypeCompiler.Compile(Notification);
 type PartT = Static<typeof Part>;
+type Agent = { id?: string; name?: string };
+
+/** Topics that carry something for the customer or the attendance; every other topic is ignored. */
+const HANDLED_TOPICS = new Set(['conversation.admin.replied', 'conversation.admin.closed', 'conversation.admin.assigned']);
 
 function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = headers[name];
@@ -103,20 +130,127 @@ export function transcriptText(customer: Customer, transcript: TranscriptEntry[]
   return lines.join('\n');
 }
 
-/** A part's attachments as LIME-ready media contents (Intercom hosts them; we pass links). */
-function attachmentsOf(part: PartT): Content[] {
-  return (part.attachments ?? []).map((a) => {
-    const name = a.name ?? undefined;
-    const mimeType = a.content_type ?? 'application/octet-stream';
-    return {
-      type: 'media' as const,
-      url: a.url,
-      mimeType,
-      ...(name ? { name } : {}),
-      ...(typeof a.filesize === 'number' ? { size: a.filesize } : {}),
-      text: `📎 ${name ? `${name} ` : ''}(${mimeType}) ${a.url}`,
-    };
-  });
+/** Text as a person reads it: what Intercom stores is HTML with `<p>` per line, ours is plain. */
+function sameText(a: string, b: string): boolean {
+  const norm = (s: string) => s.replace(/\s+/g, ' ').trim();
+  return norm(a) === norm(b);
+}
+
+/** Parts in the order they happened (research §D.3: sort by created_at, then by id). */
+function byTime(a: PartT, b: PartT): number {
+  const ta = a.created_at ?? 0;
+  const tb = b.created_at ?? 0;
+  if (ta !== tb) return ta - tb;
+  const ia = String(a.id);
+  const ib = String(b.id);
+  return ia.length - ib.length || (ia < ib ? -1 : ia > ib ? 1 : 0);
+}
+
+function agentOf(part: PartT): Agent {
+  const a = part.author;
+  return { ...(a?.id != null ? { id: String(a.id) } : {}), ...(a?.name ? { name: a.name } : {}) };
+}
+
+function mimeOfUrl(url: string): string {
+  const ext = /\.([a-z0-9]+)$/i.exec(URL.canParse(url) ? new URL(url).pathname : '')?.[1]?.toLowerCase();
+  const types: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', svg: 'image/svg+xml' };
+  // Inline images come from Intercom's CDN, whose names end in the image's extension; else a safe default.
+  return (ext && types[ext]) || 'image/jpeg';
+}
+
+function media(url: string, mimeType: string, name?: string, size?: number): MediaContent {
+  return {
+    type: 'media',
+    url,
+    mimeType,
+    ...(name ? { name } : {}),
+    ...(size !== undefined ? { size } : {}),
+    text: `📎 ${name ? `${name} ` : ''}(${mimeType}) ${url}`,
+  };
+}
+
+/**
+ * What the customer gets of one admin or bot part: its text (a quick reply's options as choices),
+ * then the images inside its HTML, then its attachments (Intercom hosts them; we pass the links).
+ */
+function contentsOf(part: PartT): Content[] {
+  const out: Content[] = [];
+  const text = htmlToText(part.body);
+  const options = part.metadata?.quick_reply_options ?? [];
+  if (part.part_type === 'quick_reply' && options.length) {
+    const labels = options.map((o) => o.text.trim()).filter(Boolean);
+    const list = labels.map((l, i) => `${i + 1}. ${l}`).join('\n');
+    if (labels.length) out.push({ type: 'choices', text: text || list, ...(text ? { prompt: text } : {}), options: labels.map((label) => ({ label })) });
+    else if (text) out.push({ type: 'text', text });
+  } else if (text) out.push({ type: 'text', text });
+  for (const url of htmlImages(part.body)) out.push(media(url, mimeOfUrl(url)));
+  for (const a of part.attachments ?? [])
+    out.push(media(a.url, a.content_type || 'application/octet-stream', a.name ?? undefined, typeof a.filesize === 'number' ? a.filesize : undefined));
+  return out;
+}
+
+/** The events of one notification about a conversation (parsed and validated already). */
+function eventsOf(n: Static<typeof Notification>, conversationId: string): HelpdeskEvent[] {
+  const item = n.data?.item;
+  const attendance: AttendanceMatch = { key: conversationId };
+  const parts = [...(item?.conversation_parts?.conversation_parts ?? [])].sort(byTime);
+  const events: HelpdeskEvent[] = [];
+  let closed = false;
+  let assignment = false;
+  for (const part of parts) {
+    // Notes never reach the customer; nor does what the customer (or the bridge, as them) wrote.
+    if (!AGENT_AUTHORS.has(part.author?.type ?? '')) continue;
+    const id = String(part.id);
+    const agent = agentOf(part);
+    const say = () =>
+      contentsOf(part).forEach((content, i) => {
+        // The part id is the idempotency key: a redelivered notification, or the same part in
+        // another notification (another topic, or `all parts` payloads), is one message.
+        const key = i === 0 ? `part:${id}` : `part:${id}:${i}`;
+        events.push({ kind: 'agent.message', eventId: key, attendance, message: { id: key, content, ...(Object.keys(agent).length ? { agent } : {}) } });
+      });
+    switch (part.part_type) {
+      case 'comment':
+      case 'quick_reply':
+        say();
+        break;
+      case 'close':
+        // "A message … to the user" (close_conversation_request.body) goes before the end.
+        say();
+        events.push({ kind: 'attendance.ended', eventId: `close:${id}`, attendance, reason: 'closed in Intercom' });
+        closed = true;
+        break;
+      case 'assignment':
+      case 'assign_and_reopen': {
+        // The body is "a response in the conversation" (assign_conversation_request.body).
+        say();
+        assignment = true;
+        const to = part.assigned_to;
+        if (to?.type === 'team') break; // a team is not a person: the attendance has no agent yet
+        const assignee = to?.id != null ? String(to.id) : undefined;
+        const name = assignee !== undefined && agent.id === assignee ? agent.name : undefined;
+        events.push({
+          kind: 'agent.assigned',
+          eventId: `assign:${id}`,
+          attendance,
+          ...(assignee !== undefined ? { agent: { id: assignee, ...(name ? { name } : {}) } } : {}),
+        });
+        break;
+      }
+      default:
+        break; // open, snoozed, attribute updates…: nothing for the customer
+    }
+  }
+  // A close whose part is not in the payload: the topic says so, or (research §D.5: "Reply and
+  // close" may send only conversation.admin.replied) the conversation's state does.
+  if (!closed && (n.topic === 'conversation.admin.closed' || (n.topic === 'conversation.admin.replied' && item?.state === 'closed'))) {
+    events.push({ kind: 'attendance.ended', eventId: `notif:${n.id}`, attendance, reason: 'closed in Intercom' });
+  }
+  if (n.topic === 'conversation.admin.assigned' && !assignment && item?.admin_assignee_id != null) {
+    // The assignment part is not in the payload: the conversation names its assignee.
+    events.push({ kind: 'agent.assigned', eventId: `notif:${n.id}`, attendance, agent: { id: String(item.admin_assignee_id) } });
+  }
+  return events.length ? events : [{ kind: 'ignored', reason: `${n.topic}: nothing for the customer` }];
 }
 
 export const intercomAdapter: AdapterDefinition<IntercomConfig> = {
@@ -136,29 +270,79 @@ export const intercomAdapter: AdapterDefinition<IntercomConfig> = {
       throw intercomError(method, path, res);
     }
 
-    async function findOrCreateContact(customer: Customer): Promise<RefData> {
-      const externalId = `${config.externalIdPrefix}${customer.id}`;
+    /** The contact details we hold for the customer, in Intercom's words. */
+    function contactFields(customer: Customer): { name?: string; email?: string; phone?: string; custom_attributes?: Record<string, string> } {
       const custom: Record<string, string> = {};
       for (const [extra, attr] of Object.entries(config.customAttributes)) {
         const v = customer.extras[extra];
         if (v !== undefined) custom[attr] = v;
       }
-      const body = {
-        role: 'user',
-        external_id: externalId,
+      return {
         ...(customer.name ? { name: customer.name } : {}),
         ...(customer.email ? { email: customer.email } : {}),
         ...(customer.phone ? { phone: customer.phone } : {}),
         ...(Object.keys(custom).length ? { custom_attributes: custom } : {}),
       };
+    }
+
+    /**
+     * The customer's contact: found by external_id (documented, and consistent at once, unlike
+     * search), or created. A create that loses a race, or meets a contact with the same email,
+     * gets a 409 naming the existing contact (research §B.2, §D.4): that one is used.
+     */
+    async function findOrCreateContact(customer: Customer): Promise<RefData> {
+      const externalId = `${config.externalIdPrefix}${customer.id}`;
+      const fields = contactFields(customer);
+      const found = await findContact(externalId);
+      if (found) {
+        await refreshContact(found, fields);
+        return { contactId: found.id, externalId };
+      }
       try {
-        const res = await call('POST', '/contacts', body);
+        const res = await call('POST', '/contacts', { role: 'user', external_id: externalId, ...fields });
         return { contactId: String((res.body as { id: unknown }).id), externalId };
       } catch (err) {
-        // Another attendance (or a retry of this one) created it first: use the id Intercom names.
-        const id = err instanceof IntercomError && err.status === 409 ? /id=([0-9a-f]+)/i.exec(err.detail)?.[1] : undefined;
-        if (id) return { contactId: id, externalId };
+        if (!(err instanceof IntercomError) || err.status !== 409) throw err;
+        const id = /id=([0-9a-f]+)/i.exec(err.detail)?.[1];
+        // Without an id a retry finds the contact by external_id (when that was the conflict).
+        if (!id) throw new DeliveryError(err.message, true, undefined, 409);
+        deps.log.info({ contact: id }, 'intercom contact already existed (409); using it');
+        return { contactId: id, externalId };
+      }
+    }
+
+    async function findContact(
+      externalId: string,
+    ): Promise<
+      { id: string; name?: string | null; email?: string | null; phone?: string | null; custom_attributes?: Record<string, unknown> | null } | undefined
+    > {
+      try {
+        const res = await call('GET', `/contacts/find_by_external_id/${encodeURIComponent(externalId)}`);
+        const c = res.body as { id?: unknown };
+        return typeof c.id === 'string' && c.id ? (res.body as { id: string }) : undefined;
+      } catch (err) {
+        if (err instanceof IntercomError && err.status === 404) return undefined;
         throw err;
+      }
+    }
+
+    /** A returning customer: what Blip knows now replaces what Intercom has, where they differ. Best effort. */
+    async function refreshContact(
+      found: { id: string; name?: string | null; email?: string | null; phone?: string | null; custom_attributes?: Record<string, unknown> | null },
+      fields: ReturnType<typeof contactFields>,
+    ): Promise<void> {
+      const update: Record<string, unknown> = {};
+      if (fields.name && fields.name !== found.name) update['name'] = fields.name;
+      if (fields.email && fields.email.toLowerCase() !== (found.email ?? '').toLowerCase()) update['email'] = fields.email;
+      if (fields.phone && fields.phone !== found.phone) update['phone'] = fields.phone;
+      const attrs = Object.entries(fields.custom_attributes ?? {}).filter(([k, v]) => found.custom_attributes?.[k] !== v);
+      if (attrs.length) update['custom_attributes'] = Object.fromEntries(attrs);
+      if (!Object.keys(update).length) return;
+      try {
+        await call('PUT', `/contacts/${encodeURIComponent(found.id)}`, update);
+      } catch (err) {
+        // Stale details must not keep the customer from an agent (e.g. the email belongs to another contact).
+        deps.log.warn({ contact: found.id, error: (err as Error).message }, 'could not update the intercom contact; going on with it as it is');
       }
     }
 
@@ -177,40 +361,50 @@ export const intercomAdapter: AdapterDefinition<IntercomConfig> = {
           const first = checkNotification.Errors(body).First();
           throw new BridgeError('BRIDGE_ERR_INVALID_EVENT', `${first?.path || '/'}: ${first?.message ?? 'not an Intercom notification'}`);
         }
-        const n = body;
-        const item = n.data?.item;
-        const conversationId = item && item.id !== undefined ? String(item.id) : undefined;
-        if (!conversationId || (item?.type && item.type !== 'conversation')) return [{ kind: 'ignored', reason: `${n.topic}: not about a conversation` }];
-        const attendance = { key: conversationId };
-        const parts = item?.conversation_parts?.conversation_parts ?? [];
-        switch (n.topic) {
-          case 'conversation.admin.replied':
-          case 'conversation.admin.closed': {
-            const events: HelpdeskEvent[] = [];
-            for (const part of parts) {
-              // Notes never reach the customer; only what an admin said to them does.
-              if (part.author?.type !== 'admin' || !['comment', 'quick_reply', 'close'].includes(part.part_type)) continue;
-              const agent = { ...(part.author.id ? { id: String(part.author.id) } : {}), ...(part.author.name ? { name: part.author.name } : {}) };
-              const text = htmlToText(part.body);
-              // Dedupe by part id: a redelivered notification or another topic carrying the same part.
-              if (text) events.push({ kind: 'agent.message', eventId: `part:${part.id}`, attendance, message: { id: `part:${part.id}`, content: { type: 'text', text }, agent } });
-              attachmentsOf(part).forEach((content, i) => {
-                events.push({ kind: 'agent.message', eventId: `part:${part.id}:${i}`, attendance, message: { id: `part:${part.id}:${i}`, content, agent } });
-              });
-            }
-            if (n.topic === 'conversation.admin.closed') events.push({ kind: 'attendance.ended', eventId: `notif:${n.id}`, attendance, reason: 'closed in Intercom' });
-            return events.length ? events : [{ kind: 'ignored', reason: `${n.topic}: no admin comment` }];
-          }
-          case 'conversation.admin.assigned': {
-            const part = parts.find((p) => p.author?.type === 'admin');
-            return [{ kind: 'agent.assigned', eventId: `notif:${n.id}`, attendance, ...(part?.author?.name ? { agent: { name: part.author.name, ...(part.author.id ? { id: String(part.author.id) } : {}) } } : {}) }];
-          }
-          default:
-            // ping, notes, snoozes, our own user replies (echoes), …: nothing for the customer.
-            return [{ kind: 'ignored', reason: `topic ${n.topic}` }];
-        }
+        const item = body.data?.item;
+        // ping, notes, snoozes, reopenings, our own user replies (echoes), …: nothing for the customer.
+        if (!HANDLED_TOPICS.has(body.topic)) return [{ kind: 'ignored', reason: `topic ${body.topic}` }];
+        if (!item || item.id === undefined || (item.type && item.type !== 'conversation'))
+          return [{ kind: 'ignored', reason: `${body.topic}: not about a conversation` }];
+        return eventsOf(body, String(item.id));
       },
     };
+
+    /**
+     * The part each conversation's last delivered message became, so a retry does not mistake the
+     * previous message for its own first attempt (the customer said "ok" twice). In memory: after
+     * a restart, or on another replica, the text-and-time check below decides alone.
+     */
+    const lastDelivered = new Map<string, string>();
+    const remember = (conversationId: string, partId: string) => {
+      lastDelivered.delete(conversationId);
+      lastDelivered.set(conversationId, partId);
+      if (lastDelivered.size > MAX_REMEMBERED) lastDelivered.delete(lastDelivered.keys().next().value!);
+    };
+
+    /**
+     * Our part from an earlier attempt of this delivery, if it landed: the lane is FIFO, so it can
+     * only be the contact's latest part; same text (and image), written after the message came in.
+     */
+    async function earlierAttempt(
+      conversationId: string,
+      contactId: string,
+      body: string,
+      image: string | undefined,
+      since: number,
+    ): Promise<string | undefined> {
+      const res = await call('GET', `/conversations/${encodeURIComponent(conversationId)}`);
+      const parts = (res.body as { conversation_parts?: { conversation_parts?: PartT[] } }).conversation_parts?.conversation_parts ?? [];
+      const latest = parts
+        .filter((p) => p.author?.id != null && String(p.author.id) === contactId)
+        .sort(byTime)
+        .at(-1);
+      if (!latest || String(latest.id) === lastDelivered.get(conversationId)) return undefined;
+      if ((latest.created_at ?? 0) * 1000 < since - CLOCK_SLACK_MS) return undefined;
+      if (!sameText(htmlToText(latest.body), body)) return undefined;
+      if (image && !(latest.attachments ?? []).some((a) => a.url === image)) return undefined;
+      return String(latest.id);
+    }
 
     return {
       type: 'intercom',
@@ -218,17 +412,28 @@ export const intercomAdapter: AdapterDefinition<IntercomConfig> = {
       webhook,
 
       async check() {
+        let detail: string;
         try {
           const res = await call('GET', '/me');
           const me = res.body as { name?: string; app?: { name?: string; id_code?: string } };
-          return { ok: true, detail: `Intercom accepted the token (${me.app?.name ?? me.name ?? 'app'}${me.app?.id_code ? `, ${me.app.id_code}` : ''}) at ${base}` };
+          detail = `Intercom accepted the token (${me.app?.name ?? me.name ?? 'app'}${me.app?.id_code ? `, ${me.app.id_code}` : ''}) at ${base}`;
         } catch (err) {
           return { ok: false, detail: (err as Error).message };
+        }
+        if (!config.adminId) return { ok: true, detail: `${detail}; no adminId: conversations the bridge ends stay open in Intercom` };
+        try {
+          await call('GET', `/admins/${encodeURIComponent(config.adminId)}`);
+          return { ok: true, detail: `${detail}; admin ${config.adminId} found` };
+        } catch (err) {
+          return { ok: false, detail: `adminId ${config.adminId}: ${(err as Error).message}` };
         }
       },
 
       async open(_attendance, customer, transcript) {
         const contact = await findOrCreateContact(customer);
+        // Known limit: Intercom takes no idempotency key and 2.14 cannot find a conversation by
+        // anything we set, so an open retried after a timeout that Intercom did complete leaves a
+        // second conversation (docs/helpdesks/intercom.md, Limits).
         const res = await call('POST', '/conversations', { from: { type: 'user', id: contact.contactId }, body: transcriptText(customer, transcript) });
         // Create answers the Message model; the conversation is its conversation_id (spec 2.14).
         const conversationId = (res.body as { conversation_id?: unknown }).conversation_id;
@@ -240,46 +445,55 @@ export const intercomAdapter: AdapterDefinition<IntercomConfig> = {
       async deliver(ref, _attendance, message, ctx) {
         const data = ref.data as unknown as RefData;
         const c = message.content;
-        const images = c.type === 'media' && c.mimeType.startsWith('image/') ? [c.url] : [];
-        const body = c.type === 'media' && images.length ? c.caption || c.name || 'Image' : c.text;
+        // attachment_urls are "image URLs" (spec 2.14): other media go as links in the text.
+        const image = c.type === 'media' && c.mimeType.startsWith('image/') && /^https?:\/\//i.test(c.url) ? c.url : undefined;
+        const body = c.type === 'media' && image ? c.caption || c.name || 'Image' : c.text;
         if (ctx.attempt > 1) {
           // Intercom takes no idempotency key: before posting again, look for the first attempt.
-          const existing = await findOurPart(ref.key, body, Date.parse(message.at));
-          if (existing) return { vendorMessageId: existing };
+          const existing = await earlierAttempt(ref.key, data.contactId, body, image, Date.parse(message.at));
+          if (existing) {
+            remember(ref.key, existing);
+            return { vendorMessageId: existing };
+          }
         }
         const res = await call('POST', `/conversations/${encodeURIComponent(ref.key)}/reply`, {
           message_type: 'comment',
           type: 'user',
           intercom_user_id: data.contactId,
           body,
-          ...(images.length ? { attachment_urls: images.slice(0, MAX_ATTACHMENTS) } : {}),
+          ...(image ? { attachment_urls: [image] } : {}),
         });
-        const parts = (res.body as { conversation_parts?: { conversation_parts?: Array<{ id: string; author?: { type?: string } }> } }).conversation_parts?.conversation_parts ?? [];
-        const ours = [...parts].reverse().find((p) => p.author?.type === 'user');
-        return ours ? { vendorMessageId: String(ours.id) } : {};
+        const parts = (res.body as { conversation_parts?: { conversation_parts?: PartT[] } }).conversation_parts?.conversation_parts ?? [];
+        const ours = parts
+          .filter((p) => p.author?.id != null && String(p.author.id) === data.contactId)
+          .sort(byTime)
+          .at(-1);
+        if (!ours) return {};
+        remember(ref.key, String(ours.id));
+        return { vendorMessageId: String(ours.id) };
       },
 
-      async close(ref, _attendance, reason) {
+      async close(ref, _attendance, reason, ctx) {
+        lastDelivered.delete(ref.key);
         if (reason === 'agent') return; // Intercom closed it
         if (!config.adminId) {
           deps.log.info({ conversation: ref.key, reason }, 'no intercom adminId configured: the conversation stays open in Intercom');
           return;
         }
-        await call('POST', `/conversations/${encodeURIComponent(ref.key)}/parts`, {
-          message_type: 'close',
-          type: 'admin',
-          admin_id: config.adminId,
-          body: `The customer was handed back to the bot (${reason}).`,
-        });
+        const conversation = `/conversations/${encodeURIComponent(ref.key)}`;
+        // A close body is "a message … to the user" (close_conversation_request): the reason is for
+        // the agents, so it goes as a note. Once only: a retry may follow a note that landed.
+        if (ctx.attempt === 1) {
+          await call('POST', `${conversation}/reply`, {
+            message_type: 'note',
+            type: 'admin',
+            admin_id: config.adminId,
+            body: `<p>Blip: the customer was handed back to the bot (${reason}).</p>`,
+          });
+        }
+        await call('POST', `${conversation}/parts`, { message_type: 'close', type: 'admin', admin_id: config.adminId });
       },
     };
-
-    async function findOurPart(conversationId: string, body: string, since: number): Promise<string | undefined> {
-      const res = await call('GET', `/conversations/${encodeURIComponent(conversationId)}`);
-      const parts = (res.body as { conversation_parts?: { conversation_parts?: Array<{ id: string; body?: string | null; created_at?: number; author?: { type?: string } }> } }).conversation_parts?.conversation_parts ?? [];
-      const found = parts.find((p) => p.author?.type === 'user' && (p.created_at ?? 0) * 1000 >= since - 60_000 && htmlToText(p.body) === htmlToText(body));
-      return found ? String(found.id) : undefined;
-    }
   },
 };
 
@@ -295,15 +509,18 @@ class IntercomError extends DeliveryError {
   }
 }
 
-/** Intercom answers `{type: 'error.list', errors: [{code, message}]}`; 429 carries X-RateLimit-Reset (epoch seconds). */
+/**
+ * Intercom answers `{type: 'error.list', errors: [{code, message}]}`. A 429 carries no Retry-After
+ * but X-RateLimit-Reset, the UNIX second its window ends (research §B.1): wait until then.
+ */
 function intercomError(method: string, path: string, res: HttpResponse): IntercomError {
   const errors = (res.body as { errors?: Array<{ code?: string; message?: string }> } | undefined)?.errors;
-  const detail = errors?.map((e) => `${e.code ?? ''}: ${e.message ?? ''}`).join('; ') || (typeof res.body === 'string' ? res.body.slice(0, 300) : '');
-  let retryAfterMs: number | undefined;
-  const retryAfter = header(res.headers, 'retry-after');
+  const detail =
+    (Array.isArray(errors) ? errors.map((e) => `${e.code ?? ''}: ${e.message ?? ''}`).join('; ') : '') ||
+    (typeof res.body === 'string' ? res.body.slice(0, 300) : '');
+  let retryAfterMs = parseRetryAfter(res.headers['retry-after']);
   const reset = header(res.headers, 'x-ratelimit-reset');
-  if (retryAfter && /^\d+$/.test(retryAfter)) retryAfterMs = Number(retryAfter) * 1000;
-  else if (res.status === 429 && reset && /^\d+$/.test(reset)) retryAfterMs = Math.max(0, Number(reset) * 1000 - Date.now());
+  if (retryAfterMs === undefined && res.status === 429 && reset && /^\d+$/.test(reset)) retryAfterMs = Math.max(0, Number(reset) * 1000 - Date.now());
   const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
   return new IntercomError(`Intercom ${method} ${path} answered ${res.status}: ${detail}`, retryable, retryAfterMs, res.status, detail);
 }
