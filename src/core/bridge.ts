@@ -242,8 +242,10 @@ export class Bridge implements Executor {
   // ── deliveries (Executor) ─────────────────────────────────────────────────────────────────
 
   pauseKey(d: DeliveryRow): string | undefined {
-    // Blip's limit is per bot: one 429 pauses all of that bot's traffic to Blip.
-    return d.lane === 'to-blip' ? `blip:${d.bot_id}` : undefined;
+    // Blip's limit is per bot: one 429 pauses all of that bot's traffic to Blip. A helpdesk whose
+    // limit is account-wide pauses all of the bot's lanes to it; otherwise only the lane waits.
+    if (d.lane === 'to-blip') return `blip:${d.bot_id}`;
+    return this.bots.get(d.bot_id)?.adapter.capabilities.accountRateLimit ? `helpdesk:${d.bot_id}` : undefined;
   }
 
   async execute(d: DeliveryRow): Promise<Effects | void> {

@@ -94,8 +94,12 @@ export interface WebhookReceiver {
 
 export interface HelpdeskAdapter {
   readonly type: string;
-  /** `batch`: deliverBatch takes up to this many consecutive messages when the lane is behind. */
-  readonly capabilities: { contents: readonly ContentType[]; typing: boolean; batch?: number };
+  /**
+   * `batch`: deliverBatch takes up to this many consecutive messages when the lane is behind.
+   * `accountRateLimit`: the vendor's rate limit is account-wide, so one 429 pauses every lane of the
+   * bot to this helpdesk (otherwise only the lane that got it waits).
+   */
+  readonly capabilities: { contents: readonly ContentType[]; typing: boolean; batch?: number; accountRateLimit?: boolean };
   check(): Promise<CheckResult>;
   open(attendance: AttendanceInfo, customer: Customer, transcript: TranscriptEntry[], ctx: CallContext): Promise<HelpdeskRef>;
   deliver(ref: HelpdeskRef, attendance: AttendanceInfo, message: OutgoingMessage, ctx: CallContext): Promise<{ vendorMessageId?: string }>;

@@ -11,6 +11,13 @@ import type { Metrics } from '../http/metrics.js';
 export async function helpdeskRoutes(app: FastifyInstance, opts: { bridge: Bridge; metrics: Metrics }): Promise<void> {
   const { bridge, metrics } = opts;
 
+  // Some vendors (Intercom) check the URL with a HEAD request when the webhook is saved.
+  app.head<{ Params: { bot: string } }>('/helpdesk/:bot/webhook', async (req, reply) => {
+    const bot = bridge.bot(req.params.bot);
+    if (!bot.adapter.webhook) throw new BridgeError('BRIDGE_ERR_NOT_FOUND', `the ${bot.adapter.type} helpdesk does not use webhooks`);
+    return reply.code(200).send();
+  });
+
   app.post<{ Params: { bot: string } }>('/helpdesk/:bot/webhook', async (req, reply) => {
     const bot = bridge.bot(req.params.bot);
     const receiver = bot.adapter.webhook;

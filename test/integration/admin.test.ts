@@ -55,6 +55,18 @@ describe('admin API and operations endpoints', () => {
     expect(m).toMatch(/bridge_inbound_total\{route="blip-message",outcome="accepted"\} 1/);
   });
 
+  it('answers HEAD on the webhook URL, as vendors check it when the webhook is saved', async () => {
+    const res = await fetch(`${h.url}/helpdesk/acme/webhook`, { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect((await fetch(`${h.url}/helpdesk/nobody/webhook`, { method: 'HEAD' })).status).toBe(404);
+  });
+
+  it('pauses only the lane on a 429, or every lane of the bot for account-wide vendor limits', () => {
+    const row = (lane: 'to-blip' | 'to-helpdesk') => ({ bot_id: 'acme', lane }) as Parameters<typeof h.bridge.bridge.pauseKey>[0];
+    expect(h.bridge.bridge.pauseKey(row('to-blip'))).toBe('blip:acme');
+    expect(h.bridge.bridge.pauseKey(row('to-helpdesk'))).toBeUndefined(); // the custom tool: per lane
+  });
+
   it('serves the custom-tool JSON Schemas', async () => {
     const s = await h.get('/schemas/webhook/agent.message.json');
     expect(s.status).toBe(200);

@@ -408,7 +408,7 @@ export const intercomAdapter: AdapterDefinition<IntercomConfig> = {
 
     return {
       type: 'intercom',
-      capabilities: { contents: CONTENTS, typing: false },
+      capabilities: { contents: CONTENTS, typing: false, accountRateLimit: true },
       webhook,
 
       async check() {
