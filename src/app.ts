@@ -12,6 +12,7 @@ import { DeliveryWorker } from './delivery/worker.js';
 import { blipRoutes } from './blip/routes.js';
 import { helpdeskRoutes } from './helpdesks/routes.js';
 import { adminRoutes } from './http/admin.js';
+import { transcriptRoutes } from './http/transcripts.js';
 import { BridgeError } from './http/errors.js';
 import { Metrics } from './http/metrics.js';
 import { eventJsonSchema, WEBHOOK_EVENTS } from './helpdesks/webhook/contract.js';
@@ -156,6 +157,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(blipRoutes, { bridge, metrics });
   await app.register(helpdeskRoutes, { bridge, metrics });
   await app.register(adminRoutes, { bridge, adminToken: config.server.adminToken });
+  await app.register(transcriptRoutes, { store, links: bridge.links });
   await app.ready();
 
   if (opts.worker !== false) worker.start();

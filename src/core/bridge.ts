@@ -22,6 +22,7 @@ import type { Queries, Store } from '../store/store.js';
 import type { AttendanceRow, DeliveryRow, MessageRow } from '../store/schema.js';
 import type { ChatState, Content } from './content.js';
 import { chatStateToLime, contentToLime, limeToContent } from './convert.js';
+import { Links } from './links.js';
 import type { MediaPolicy } from './media.js';
 
 /** What a delivery carries, by lane and kind. */
@@ -54,6 +55,7 @@ export type Inbound = { outcome: 'accepted' | 'duplicate'; attendanceId?: string
 
 export class Bridge implements Executor {
   readonly bots = new Map<string, BotRuntime>();
+  readonly links: Links;
   private hooks: BridgeHooks = { wake: () => undefined };
 
   constructor(
@@ -62,7 +64,8 @@ export class Bridge implements Executor {
     http: HttpClient,
     private readonly log: Logger,
   ) {
-    for (const bot of config.bots) this.bots.set(bot.id, createRuntime(bot, http, log, config.delivery.timeoutMs, config.media));
+    this.links = new Links(config.server.publicUrl, config.server.adminToken);
+    for (const bot of config.bots) this.bots.set(bot.id, createRuntime(bot, http, log, config.delivery.timeoutMs, config.media, this.links));
   }
 
   setHooks(hooks: BridgeHooks): void {
@@ -145,7 +148,10 @@ export class Bridge implements Executor {
           res.ignored.push(ev.reason);
           continue;
         }
-        const att = 'id' in ev.attendance ? await q.attendance(ev.attendance.id) : await q.attendanceByHelpdeskKey(botId, ev.attendance.key);
+        const m = ev.attendance;
+        let att = 'key' in m ? await q.attendanceByHelpdeskKey(botId, m.key) : await q.attendance(m.id);
+        // A vendor that echoes our id back (Omnize's `extra`) must name the same attendance.
+        if (att && 'key' in m && m.id !== undefined && m.id !== att.id) att = undefined;
         if (!att || att.bot_id !== botId) {
           if (unmatched === 'reject') throw new BridgeError('BRIDGE_ERR_UNKNOWN_ATTENDANCE', `no attendance ${JSON.stringify(ev.attendance)}`);
           res.ignored.push(`unknown attendance ${JSON.stringify(ev.attendance)}`);
@@ -180,6 +186,9 @@ export class Bridge implements Executor {
             break;
           case 'attendance.ended':
             await this.beginClose(q, att, 'agent', now);
+            break;
+          case 'notice':
+            await this.enqueueSystemText(q, att, ev.text, now);
             break;
         }
         res.accepted++;
@@ -343,6 +352,8 @@ export class Bridge implements Executor {
     customer = await enrichCustomer(bot.blip, bot.config.blip, customer, log);
     const own = new Set((await this.store.messagesOf(att.id)).map((m) => m.source_id).filter((s): s is string => s !== null));
     const transcript = await readTranscript(bot.blip, bot.config.blip, customer, bot.config.attendance.transcriptMessages, own, att.opened_at, log);
+    // Kept before the helpdesk hears of it: some fetch it from us while we open (Omnize external_history).
+    await this.store.updateAttendance(att.id, { transcript: JSON.stringify(transcript), customer: JSON.stringify(customer) }, Date.now());
     const ref: HelpdeskRef = await bot.adapter.open(info, customer, transcript, ctx);
     return async (q, now) => {
       await q.updateAttendance(att.id, { state: 'open', customer: JSON.stringify(customer), helpdesk_key: ref.key, helpdesk_ref: JSON.stringify(ref) }, now, ['opening']);
@@ -393,14 +404,20 @@ export class Bridge implements Executor {
 }
 
 /** A bot's Blip client, pacer and helpdesk adapter, from its validated config. */
-export function createRuntime(bot: BotConfig, http: HttpClient, log: Logger, timeoutMs: number, media: MediaPolicy): BotRuntime {
+export function createRuntime(bot: BotConfig, http: HttpClient, log: Logger, timeoutMs: number, media: MediaPolicy, links: Links): BotRuntime {
   const def = adapterDefinition(bot.helpdesk.type);
   if (!def) throw new Error(`bots.${bot.id}.helpdesk.type: unknown helpdesk type ${bot.helpdesk.type}`);
   return {
     config: bot,
     blip: new BlipClient(bot.blip, http, timeoutMs),
     pacer: new Pacer(bot.blip.messagesPerSecond),
-    adapter: def.create(bot.helpdesk, { http, log: log.child({ bot: bot.id, helpdesk: bot.helpdesk.type }), botId: bot.id, media }),
+    adapter: def.create(bot.helpdesk, {
+      http,
+      log: log.child({ bot: bot.id, helpdesk: bot.helpdesk.type }),
+      botId: bot.id,
+      media,
+      transcriptUrl: (attendanceId) => links.transcriptUrl(attendanceId),
+    }),
   };
 }
 
@@ -408,7 +425,7 @@ export function createRuntime(bot: BotConfig, http: HttpClient, log: Logger, tim
 export async function checkConnections(config: Config, http: HttpClient, log: Logger): Promise<Array<{ bot: string; part: 'blip' | 'helpdesk'; ok: boolean; detail: string }>> {
   const out: Array<{ bot: string; part: 'blip' | 'helpdesk'; ok: boolean; detail: string }> = [];
   for (const bot of config.bots) {
-    const rt = createRuntime(bot, http, log, config.delivery.timeoutMs, config.media);
+    const rt = createRuntime(bot, http, log, config.delivery.timeoutMs, config.media, new Links(config.server.publicUrl, config.server.adminToken));
     const [b, h] = await Promise.all([rt.blip.check(), rt.adapter.check().catch((e: Error) => ({ ok: false, detail: e.message }))]);
     out.push({ bot: bot.id, part: 'blip', ...b }, { bot: bot.id, part: 'helpdesk', ...h });
   }

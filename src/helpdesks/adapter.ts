@@ -54,8 +54,11 @@ export interface OutgoingMessage {
   content: Content;
 }
 
-/** Identifies which attendance a vendor event is about: our id, or the vendor key from the ref. */
-export type AttendanceMatch = { id: string } | { key: string };
+/**
+ * Identifies which attendance a vendor event is about: our id, or the vendor key from the ref
+ * (with our id too when the vendor echoes it back: both must then match).
+ */
+export type AttendanceMatch = { id: string } | { key: string; id?: string };
 
 export type HelpdeskEvent =
   | {
@@ -67,6 +70,8 @@ export type HelpdeskEvent =
   | { kind: 'agent.typing'; eventId: string; attendance: AttendanceMatch; state: ChatState }
   | { kind: 'agent.assigned'; eventId: string; attendance: AttendanceMatch; agent?: { id?: string; name?: string } }
   | { kind: 'attendance.ended'; eventId: string; attendance: AttendanceMatch; reason?: string }
+  /** Something the customer should be told that no agent wrote (queue position, no agents…). */
+  | { kind: 'notice'; eventId: string; attendance: AttendanceMatch; text: string }
   | { kind: 'ignored'; reason: string };
 
 export interface CheckResult {
@@ -82,7 +87,7 @@ export interface CallContext {
 
 export interface WebhookReceiver {
   /** Verify authenticity on the raw bytes, in constant time; fail closed. */
-  verify(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): { ok: true } | { ok: false; reason: string };
+  verify(rawBody: Buffer, headers: Record<string, string | string[] | undefined>, query?: Record<string, string | undefined>): { ok: true } | { ok: false; reason: string };
   /** Turn a verified body into events; throw a BridgeError (400) on a malformed body. */
   parse(body: unknown, headers: Record<string, string | string[] | undefined>): HelpdeskEvent[];
   /**
@@ -116,6 +121,8 @@ export interface AdapterDeps {
   botId: string;
   /** Where customer attachments may be downloaded from, for adapters that re-upload them. */
   media: MediaPolicy;
+  /** A signed, expiring URL of the attendance's transcript on this service (undefined without server.publicUrl). */
+  transcriptUrl?(attendanceId: string): string | undefined;
 }
 
 export interface AdapterDefinition<C = unknown> {

@@ -23,7 +23,7 @@ export async function helpdeskRoutes(app: FastifyInstance, opts: { bridge: Bridg
     const receiver = bot.adapter.webhook;
     if (!receiver) throw new BridgeError('BRIDGE_ERR_NOT_FOUND', `the ${bot.adapter.type} helpdesk does not use webhooks`);
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const verdict = receiver.verify(raw, req.headers);
+    const verdict = receiver.verify(raw, req.headers, req.query as Record<string, string | undefined>);
     if (!verdict.ok) {
       metrics.inbound.inc({ route: 'helpdesk-webhook', outcome: 'bad-signature' });
       req.log.warn({ bot: bot.config.id, reason: verdict.reason }, 'helpdesk webhook rejected');

@@ -79,6 +79,14 @@ const steps: Record<string, Migration> = {
   },
 };
 
+steps['0002_attendance_transcript'] = {
+  // The bot transcript as handed to the helpdesk, kept so vendors that fetch it later (Omnize's
+  // external_history) can read it from us.
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('attendances').addColumn('transcript', 'text').execute();
+  },
+};
+
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {
     return steps;

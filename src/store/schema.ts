@@ -29,6 +29,8 @@ export interface AttendancesTable {
   opened_at: number;
   closed_at: number | null;
   close_reason: string | null;
+  /** JSON TranscriptEntry[] as handed to the helpdesk (null until the attendance opened). */
+  transcript: string | null;
   updated_at: number;
 }
 

@@ -80,6 +80,7 @@ export class Queries {
         opened_at: a.opened_at,
         closed_at: null,
         close_reason: null,
+        transcript: null,
         updated_at: a.opened_at,
       })
       .execute();
@@ -103,7 +104,7 @@ export class Queries {
 
   async updateAttendance(
     id: string,
-    patch: Partial<Pick<AttendanceRow, 'state' | 'customer' | 'helpdesk_key' | 'helpdesk_ref' | 'agent' | 'closed_at' | 'close_reason'>>,
+    patch: Partial<Pick<AttendanceRow, 'state' | 'customer' | 'helpdesk_key' | 'helpdesk_ref' | 'agent' | 'closed_at' | 'close_reason' | 'transcript'>>,
     now: number,
     /** Only if the attendance is in one of these states (compare-and-set). */
     from?: AttendanceState[],

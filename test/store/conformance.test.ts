@@ -108,12 +108,12 @@ for (const engine of engines) {
     });
 
     describe('migrations', () => {
-      it('a fresh database has one pending step; migrate applies it once, then is a no-op', async () => {
+      it('a fresh database has every step pending; migrate applies them once, in order, then is a no-op', async () => {
         const fresh = await engine.open();
         try {
           expect(fresh.store.engine).toBe(engine.name);
-          expect(await fresh.store.pendingMigrations()).toEqual(['0001_initial']);
-          expect(await fresh.store.migrate()).toEqual(['0001_initial']);
+          expect(await fresh.store.pendingMigrations()).toEqual(['0001_initial', '0002_attendance_transcript']);
+          expect(await fresh.store.migrate()).toEqual(['0001_initial', '0002_attendance_transcript']);
           expect(await fresh.store.pendingMigrations()).toEqual([]);
           expect(await fresh.store.migrate()).toEqual([]);
           expect(await fresh.store.pendingMigrations()).toEqual([]);
@@ -188,6 +188,7 @@ for (const engine of engines) {
           opened_at: T0,
           closed_at: null,
           close_reason: null,
+          transcript: null,
           updated_at: T0,
         });
         expect(typeof row!.opened_at).toBe('number');
