@@ -1,0 +1,234 @@
+/**
+ * Omnize, now Zenvia Chat (`type: omnize`): the Interactions API (specs/omnize/interactions.md;
+ * research other-helpdesks.md §5). Vendor words: an attendance is an *interaction*, named by its
+ * `interaction_hash`; agents answer through "triggers" (webhooks).
+ *
+ * Omnize authenticates us by a token in the body and signs nothing it sends: its webhook URL
+ * carries a secret of ours (`?secret=…`), and an event is accepted only for an interaction we
+ * created whose `extra` echoes our attendance id.
+ */
+import { randomUUID } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { Content, ContentType } from '../../core/content.js';
+import { DeliveryError } from '../../delivery/errors.js';
+import type { HttpResponse } from '../../delivery/http.js';
+import { safeEqual } from '../../http/auth.js';
+import { BridgeError } from '../../http/errors.js';
+import type { AdapterDefinition, HelpdeskAdapter, HelpdeskEvent, WebhookReceiver } from '../adapter.js';
+
+export const OmnizeConfig = Type.Object(
+  {
+    type: Type.Literal('omnize'),
+    baseUrl: Type.String({
+      pattern: '^https?://',
+      default: 'https://zchat.zenvia.io/core/api/v1',
+      description: 'Interactions API base URL. Older installs: https://core.omnize.com.br/api/v1.',
+    }),
+    token: Type.String({ minLength: 8, description: 'API token (zchat-admin → Menu → Settings → Integrations → API → Generate Token).' }),
+    departmentId: Type.Integer({ minimum: 1, description: 'Department that receives the interactions.' }),
+    mediaType: Type.Union([Type.Literal('TEXT'), Type.Literal('SMS'), Type.Literal('WHATSAPP')], { default: 'TEXT', description: "Omnize's media_type of the interactions we start." }),
+    webhookSecret: Type.String({ minLength: 16, description: 'A random secret of yours, put in the trigger URL as ?secret=… (Omnize signs nothing).' }),
+    cpfExtra: Type.Optional(Type.String({ minLength: 1, description: 'Blip contact extras key holding the customer CPF, sent as customer.cpf.' })),
+    messages: Type.Object(
+      {
+        queued: Type.Optional(Type.String({ minLength: 1, description: 'Told to the customer when queued; {position} is replaced, e.g. "You are number {position} in line."' })),
+        unavailable: Type.Optional(Type.String({ minLength: 1, description: 'Told to the customer when no agent is available.' })),
+        accepted: Type.Optional(Type.String({ minLength: 1, description: 'Told to the customer when an agent accepts; {agent} is replaced.' })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 15_000, description: 'Deadline of one call to Omnize, in milliseconds.' }),
+  },
+  { additionalProperties: false, description: 'Omnize / Zenvia Chat. See docs/helpdesks/omnize.md.' },
+);
+export type OmnizeConfig = Static<typeof OmnizeConfig>;
+
+const CONTENTS: readonly ContentType[] = ['text', 'media', 'location', 'contact', 'reply', 'unsupported'];
+
+// Trigger payloads (interactions.md "Triggers"); unknown fields tolerated.
+const Trigger = Type.Object({
+  interaction_hash: Type.String({ minLength: 1, maxLength: 200 }),
+  state: Type.Optional(Type.String()),
+  position: Type.Optional(Type.Union([Type.Integer(), Type.String()])),
+  message: Type.Optional(
+    Type.Object({
+      hash: Type.String({ minLength: 1 }),
+      content: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+      type: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+      url: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    }),
+  ),
+  agent: Type.Optional(Type.Union([Type.Null(), Type.Object({ id: Type.Optional(Type.Union([Type.Integer(), Type.String()])), name: Type.Optional(Type.Union([Type.String(), Type.Null()])) })])),
+  extra: Type.Optional(Type.Union([Type.Null(), Type.Record(Type.String(), Type.Unknown())])),
+});
+const checkTrigger = TypeCompiler.Compile(Trigger);
+
+/** Our attendance id in `extra`, echoed by every trigger. */
+const EXTRA_KEY = 'bridgeAttendanceId';
+
+const MIME_BY_EXT: Record<string, string> = {
+  jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp',
+  mp4: 'video/mp4', mov: 'video/quicktime', mp3: 'audio/mpeg', ogg: 'audio/ogg', oga: 'audio/ogg', m4a: 'audio/mp4', wav: 'audio/wav',
+  pdf: 'application/pdf', doc: 'application/msword', docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', txt: 'text/plain',
+};
+
+/** Omnize says only "image", "video"…: the extension tells the rest. */
+function mimeOf(type: string, url: string): string {
+  const ext = /\.([a-z0-9]{2,5})(?:$|[?#])/i.exec(url)?.[1]?.toLowerCase();
+  const byExt = ext ? MIME_BY_EXT[ext] : undefined;
+  if (byExt && (type === 'file' || byExt.startsWith(`${type}/`))) return byExt;
+  return type === 'image' ? 'image/jpeg' : type === 'video' ? 'video/mp4' : type === 'audio' ? 'audio/mpeg' : 'application/octet-stream';
+}
+
+/** What Omnize calls a message type, for a canonical media. */
+function omnizeType(mimeType: string): 'image' | 'video' | 'audio' | 'file' {
+  const top = mimeType.split('/')[0];
+  return top === 'image' || top === 'video' || top === 'audio' ? top : 'file';
+}
+
+function agentContent(m: { content?: string | null; type?: string | null; url?: string | null }): Content {
+  const type = (m.type ?? 'text').toLowerCase();
+  const text = m.content ?? '';
+  if (type === 'text' || !m.url) return { type: 'text', text: text || '(empty message)' };
+  const mimeType = mimeOf(type, m.url);
+  const name = decodeURIComponent(m.url.split(/[?#]/)[0]!.split('/').pop() ?? '') || undefined;
+  return {
+    type: 'media',
+    url: m.url,
+    mimeType,
+    ...(name ? { name } : {}),
+    ...(text ? { caption: text } : {}),
+    text: `📎 ${name ? `${name} ` : ''}(${mimeType}) ${m.url}${text ? `\n${text}` : ''}`,
+  };
+}
+
+export const omnizeAdapter: AdapterDefinition<OmnizeConfig> = {
+  type: 'omnize',
+  configSchema: OmnizeConfig,
+  create(config, deps): HelpdeskAdapter {
+    const base = config.baseUrl.replace(/\/+$/, '');
+
+    async function call(method: 'GET' | 'POST' | 'PUT', path: string, body?: Record<string, unknown>): Promise<HttpResponse> {
+      // The token travels in the body (in the query string for GETs), as Omnize documents.
+      const url = method === 'GET' ? `${base}${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(config.token)}` : `${base}${path}`;
+      const res = await deps.http.request({ method, url, headers: { accept: 'application/json' }, ...(method === 'GET' ? {} : { body: { token: config.token, ...body } }), timeoutMs: config.timeoutMs });
+      const payload = res.body as { message?: string; status?: number } | string | undefined;
+      // Errors come as {message, status: 422}; the HTTP status may say the same or 200 (UNVERIFIED).
+      const status = typeof payload === 'object' && payload && typeof payload.status === 'number' && payload.status >= 400 ? payload.status : res.status;
+      if (status >= 200 && status < 300) return res;
+      const detail = typeof payload === 'object' && payload ? (payload.message ?? '') : String(payload ?? '').slice(0, 300);
+      const retryable = status === 408 || status === 429 || status >= 500;
+      // The token is in the URL of GETs: never in messages.
+      throw new DeliveryError(`Omnize ${method} ${path.split('?')[0]} answered ${status}: ${detail}`, retryable, undefined, status);
+    }
+
+    const webhook: WebhookReceiver = {
+      unmatched: 'reject',
+      verify(_raw, _headers, query) {
+        const secret = query?.['secret'];
+        if (!secret) return { ok: false, reason: 'the trigger URL has no ?secret=' };
+        return safeEqual(secret, config.webhookSecret) ? { ok: true } : { ok: false, reason: 'the ?secret= does not match' };
+      },
+      parse(body): HelpdeskEvent[] {
+        if (!checkTrigger.Check(body)) {
+          const first = checkTrigger.Errors(body).First();
+          throw new BridgeError('BRIDGE_ERR_INVALID_EVENT', `${first?.path || '/'}: ${first?.message ?? 'not an Omnize trigger'}`);
+        }
+        const hash = body.interaction_hash;
+        const echoed = body.extra?.[EXTRA_KEY];
+        // An interaction we did not create, or whose extra does not name our attendance: the core
+        // answers 404 and stores nothing.
+        const attendance = { key: hash, id: typeof echoed === 'string' ? echoed : '' };
+        if (body.message) {
+          const agent = body.agent ? { ...(body.agent.id != null ? { id: String(body.agent.id) } : {}), ...(body.agent.name ? { name: body.agent.name } : {}) } : undefined;
+          return [{ kind: 'agent.message', eventId: `msg:${body.message.hash}`, attendance, message: { id: body.message.hash, content: agentContent(body.message), ...(agent ? { agent } : {}) } }];
+        }
+        switch (body.state) {
+          case 'queued': {
+            const position = body.position !== undefined ? String(body.position) : '?';
+            if (!config.messages.queued) return [{ kind: 'ignored', reason: 'queued (no messages.queued configured)' }];
+            return [{ kind: 'notice', eventId: `${hash}:queued:${position}`, attendance, text: config.messages.queued.replace(/\{position\}/g, position) }];
+          }
+          case 'unavailable':
+            if (!config.messages.unavailable) return [{ kind: 'ignored', reason: 'unavailable (no messages.unavailable configured)' }];
+            // Repeated "unavailable" within a minute is one notice.
+            return [{ kind: 'notice', eventId: `${hash}:unavailable:${Math.floor(Date.now() / 60_000)}`, attendance, text: config.messages.unavailable }];
+          case 'accepted': {
+            const events: HelpdeskEvent[] = [{ kind: 'agent.assigned', eventId: `${hash}:accepted`, attendance }];
+            if (config.messages.accepted) events.push({ kind: 'notice', eventId: `${hash}:accepted:notice`, attendance, text: config.messages.accepted.replace(/\{agent\}/g, body.agent?.name ?? 'an agent') });
+            return events;
+          }
+          case 'typing':
+          case 'cleared':
+            // No id in the payload and repeats are meaningful: each one is new.
+            return [{ kind: 'agent.typing', eventId: `${hash}:${body.state}:${randomUUID()}`, attendance, state: body.state === 'typing' ? 'typing' : 'paused' }];
+          case 'finished':
+            return [{ kind: 'attendance.ended', eventId: `${hash}:finished`, attendance, reason: 'finished in Omnize' }];
+          default:
+            return [{ kind: 'ignored', reason: `state ${body.state ?? '(none)'}` }];
+        }
+      },
+    };
+
+    return {
+      type: 'omnize',
+      capabilities: { contents: CONTENTS, typing: true },
+      webhook,
+
+      async check() {
+        try {
+          const res = await call('GET', '/departments');
+          const list = (res.body as { data?: Array<{ id?: number; name?: string }> } | undefined)?.data;
+          const dep = Array.isArray(list) ? list.find((d) => d.id === config.departmentId) : undefined;
+          if (Array.isArray(list) && !dep) return { ok: false, detail: `Omnize accepted the token, but department ${config.departmentId} is not among ${list.map((d) => d.id).join(', ')}` };
+          return { ok: true, detail: `Omnize accepted the token${dep?.name ? ` (department ${dep.name})` : ''}` };
+        } catch (err) {
+          return { ok: false, detail: (err as Error).message };
+        }
+      },
+
+      async open(attendance, customer) {
+        const history = deps.transcriptUrl?.(attendance.id);
+        if (!history) deps.log.warn('server.publicUrl is not set: Omnize gets no external_history (bot transcript)');
+        const cpf = config.cpfExtra ? customer.extras[config.cpfExtra] : undefined;
+        const res = await call('POST', '/interactions', {
+          media_type: config.mediaType,
+          department_id: config.departmentId,
+          customer: {
+            ...(customer.name ? { name: customer.name } : {}),
+            ...(customer.email ? { email: customer.email } : {}),
+            ...(customer.phone ? { phone: customer.phone } : customer.originator?.endsWith('@wa.gw.msging.net') ? { phone: customer.originator.split('@')[0] } : {}),
+            ...(cpf ? { cpf } : {}),
+          },
+          extra: { [EXTRA_KEY]: attendance.id, bot: attendance.bot },
+          ...(history ? { external_history: history } : {}),
+        });
+        const hash = (res.body as { data?: { interaction_hash?: unknown } }).data?.interaction_hash;
+        if (typeof hash !== 'string' || !hash) throw new DeliveryError('Omnize created no interaction_hash', false);
+        return { key: hash };
+      },
+
+      async deliver(ref, _attendance, message) {
+        const c = message.content;
+        const path = `/interactions/${encodeURIComponent(ref.key)}/messages`;
+        if (c.type === 'media') {
+          // Omnize takes a URL (no upload API); Blip's links expire in about 30 minutes.
+          await call('POST', path, { content: c.caption || c.name || c.text, type: omnizeType(c.mimeType), url: c.url });
+        } else {
+          await call('POST', path, { content: c.text, type: 'text' });
+        }
+        return {};
+      },
+
+      async signal(ref, _attendance, state) {
+        await call('PUT', `/interactions/${encodeURIComponent(ref.key)}/${state === 'typing' ? 'typing' : 'cleared'}`);
+      },
+
+      async close(ref, _attendance, reason) {
+        if (reason === 'agent') return; // Omnize finished it
+        await call('PUT', `/interactions/${encodeURIComponent(ref.key)}/finish`);
+      },
+    };
+  },
+};
