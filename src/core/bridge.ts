@@ -31,6 +31,7 @@ export type DeliveryPayload =
   | { lane: 'to-helpdesk'; kind: 'message'; messageId: string }
   | { lane: 'to-helpdesk'; kind: 'typing'; state: ChatState; at: number }
   | { lane: 'to-helpdesk'; kind: 'close'; reason: CloseReason }
+  | { lane: 'to-helpdesk'; kind: 'status'; messageId: string; status: 'sent' | 'failed' }
   | { lane: 'to-blip'; kind: 'message'; messageId: string }
   | { lane: 'to-blip'; kind: 'chatstate'; state: ChatState; at: number }
   | { lane: 'to-blip'; kind: 'notification'; id: string; event: 'consumed' | 'failed'; reason?: string }
@@ -278,6 +279,12 @@ export class Bridge implements Executor {
           if (!att.helpdesk_ref) return; // never opened in the helpdesk: nothing to tell it
           await bot.adapter.close?.(requireRef(att), info, p.reason, ctx);
           return;
+        case 'status': {
+          const m = await this.store.messageById(p.messageId);
+          if (!m?.source_id || !bot.adapter.messageStatus) return;
+          await bot.adapter.messageStatus(requireRef(att), info, m.source_id, p.status, ctx);
+          return;
+        }
       }
     }
     const to = att.customer_address;
@@ -290,7 +297,10 @@ export class Bridge implements Executor {
         await bot.pacer.take();
         // Our log id is the LIME id: stable across retries, and Blip's notifications name it.
         await bot.blip.sendMessage({ id: m.id, to, ...lime, ...tunnelMetadata(customer) });
-        return async (q, now) => q.updateMessage(m.id, { status: 'sent' }, now);
+        return async (q, now) => {
+          await q.updateMessage(m.id, { status: 'sent' }, now);
+          if (m.direction === 'agent' && bot.adapter.messageStatus) await q.enqueue(this.payload(att, { lane: 'to-helpdesk', kind: 'status', messageId: m.id, status: 'sent' }), now);
+        };
       }
       case 'chatstate':
         if (Date.now() - p.at > STALE_CHATSTATE_MS) return;
@@ -398,6 +408,9 @@ export class Bridge implements Executor {
     if (p.lane === 'to-blip' && p.kind === 'message') {
       const m = await q.messageById(p.messageId);
       if (m) await q.updateMessage(m.id, { status: `failed: ${error.slice(0, 300)}` }, now);
+      if (m?.direction === 'agent' && this.bots.get(att.bot_id)?.adapter.messageStatus) {
+        await q.enqueue(this.payload(att, { lane: 'to-helpdesk', kind: 'status', messageId: m.id, status: 'failed' }), now);
+      }
     }
   }
 

@@ -111,6 +111,8 @@ export interface HelpdeskAdapter {
   /** Several consecutive customer messages as one vendor message (rate-limited vendors). */
   deliverBatch?(ref: HelpdeskRef, attendance: AttendanceInfo, messages: OutgoingMessage[], ctx: CallContext): Promise<{ vendorMessageId?: string }>;
   signal?(ref: HelpdeskRef, attendance: AttendanceInfo, state: ChatState, ctx: CallContext): Promise<void>;
+  /** Tells the helpdesk an agent message reached the customer (sent) or could not (failed); `sourceId` is the id its event gave it. */
+  messageStatus?(ref: HelpdeskRef, attendance: AttendanceInfo, sourceId: string, status: 'sent' | 'failed', ctx: CallContext): Promise<void>;
   close?(ref: HelpdeskRef, attendance: AttendanceInfo, reason: CloseReason, ctx: CallContext): Promise<void>;
   webhook?: WebhookReceiver;
 }
