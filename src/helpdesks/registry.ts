@@ -4,8 +4,10 @@
 import type { AdapterDefinition } from './adapter.js';
 import { intercomAdapter } from './intercom/index.js';
 import { webhookAdapter } from './webhook/index.js';
+import { zendeskMessagingAdapter } from './zendesk/messaging.js';
+import { zendeskTicketsAdapter } from './zendesk/tickets.js';
 
-const ADAPTERS: readonly AdapterDefinition<any>[] = [webhookAdapter, intercomAdapter];
+const ADAPTERS: readonly AdapterDefinition<any>[] = [webhookAdapter, intercomAdapter, zendeskMessagingAdapter, zendeskTicketsAdapter];
 
 export function adapterDefinition(type: string): AdapterDefinition<unknown> | undefined {
   return ADAPTERS.find((a) => a.type === type);

@@ -46,7 +46,16 @@ export interface FlowWorld {
   stop(): Promise<void>;
 }
 
-export async function startWorld(helpdesk: HelpdeskFixture, opts: { bot?: Record<string, unknown> } = {}): Promise<FlowWorld> {
+export interface WorldOptions {
+  /** Spread into the bot's config (top-level keys of `bots[0]`). */
+  bot?: Record<string, unknown>;
+  /** Spread into `delivery` (e.g. maxAttempts for a 429 storm). */
+  delivery?: Record<string, unknown>;
+  /** Other top-level config keys, e.g. `media: { allowedHosts: ['127.0.0.1'] }` for adapters that download attachments. */
+  config?: Record<string, unknown>;
+}
+
+export async function startWorld(helpdesk: HelpdeskFixture, opts: WorldOptions = {}): Promise<FlowWorld> {
   const dir = mkdtempSync(join(tmpdir(), `bridge-flow-${helpdesk.name}-`));
   const blip = new BlipSimulator({ bots: [{ identifier: IDENTIFIER, accessKey: ACCESS_KEY, router: ROUTER, service: 'human' }] });
   const blipUrl = await blip.start();
@@ -56,7 +65,7 @@ export async function startWorld(helpdesk: HelpdeskFixture, opts: { bot?: Record
       server: { port: 0, host: '127.0.0.1', adminToken: ADMIN_TOKEN },
       store: { url: `sqlite:${join(dir, 'bridge.db')}` },
       log: { level: 'silent' },
-      delivery: { baseDelayMs: 20, maxDelayMs: 200, maxAttempts: 20, pollIntervalMs: 50, timeoutMs: 3000 },
+      delivery: { baseDelayMs: 20, maxDelayMs: 200, maxAttempts: 20, pollIntervalMs: 50, timeoutMs: 3000, ...opts.delivery },
       bots: [
         {
           id: BOT,
@@ -66,6 +75,7 @@ export async function startWorld(helpdesk: HelpdeskFixture, opts: { bot?: Record
           ...opts.bot,
         },
       ],
+      ...opts.config,
     },
     `flow:${helpdesk.name}`,
   );

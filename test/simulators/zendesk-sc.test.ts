@@ -6,91 +6,23 @@
  * where ../shared is absent.
  */
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
-import { OpenApi, specAvailable, specPath, type Problem } from '../helpers/openapi.js';
+import type { OpenApi } from '../helpers/openapi.js';
+import { SUNCO_EVENT_COMPONENT, explain, suncoSpec, suncoSpecAvailable } from '../helpers/sunco-spec.js';
 import { ZendeskSimulator, sunCoJwt, type ScEvent, type ScWebhookPayload } from '../../simulators/zendesk/index.js';
 
-const SPEC = 'sunshine-conversations/openapi.yaml';
-const HAVE_SPEC = specAvailable(SPEC);
+const HAVE_SPEC = suncoSpecAvailable();
 
-// ─── the spec, made digestible for Ajv ─────────────────────────────────────────────────────────
+// ─── the spec, made digestible for Ajv (test/helpers/sunco-spec.ts) ───────────────────────────
 
-/**
- * test/helpers/openapi.ts hands the description to Ajv as is. Two OpenAPI 3.0 constructs in the
- * SunCo file need translating first, or validation is impossible or wrong:
- * - `nullable` on a schema without `type` (e.g. `allOf` + `nullable: true`): Ajv throws
- *   '"nullable" cannot be used without "type"'. OpenAPI means "this, or null".
- * - `oneOf` + `discriminator` (message `content`): with discriminators off, `textMessage` (whose
- *   `type` has no enum) matches every content, so an image is "text, file and image" and fails
- *   oneOf. OpenAPI means "the schema the discriminator value maps to".
- * So the tests validate against a translated copy, written to a temporary file for the helper to
- * load. (Reported upstream: the helper could do this itself.)
- */
-function normaliseForAjv(node: unknown): void {
-  if (Array.isArray(node)) {
-    node.forEach(normaliseForAjv);
-    return;
-  }
-  if (typeof node !== 'object' || node === null) return;
-  const o = node as Record<string, unknown>;
-  for (const v of Object.values(o)) normaliseForAjv(v);
-  const disc = o['discriminator'] as { propertyName?: string; mapping?: Record<string, string> } | undefined;
-  if (disc?.propertyName && disc.mapping && Array.isArray(o['oneOf'])) {
-    const prop = disc.propertyName;
-    delete o['oneOf'];
-    delete o['discriminator'];
-    o['required'] = [...new Set([...((o['required'] as string[] | undefined) ?? []), prop])];
-    o['properties'] = { ...((o['properties'] as object | undefined) ?? {}), [prop]: { enum: Object.keys(disc.mapping) } };
-    o['allOf'] = Object.entries(disc.mapping).map(([value, ref]) => ({ if: { properties: { [prop]: { const: value } } }, then: { $ref: `spec${ref}` } }));
-  }
-  if (o['nullable'] !== undefined && o['type'] === undefined) {
-    const nullable = o['nullable'] === true;
-    delete o['nullable'];
-    if (nullable) {
-      const rest = { ...o };
-      for (const k of Object.keys(o)) delete o[k];
-      o['anyOf'] = [rest, { type: 'null' }];
-    }
-  }
-}
-
-function loadSpec(): OpenApi {
-  const doc: unknown = parse(readFileSync(specPath(SPEC), 'utf8'));
-  normaliseForAjv(doc);
-  const dir = mkdtempSync(join(tmpdir(), 'sunco-spec-'));
-  const file = join(dir, 'openapi.json');
-  writeFileSync(file, JSON.stringify(doc));
-  try {
-    return new OpenApi(file); // an absolute path: specPath() resolves it to itself
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const api: OpenApi | undefined = HAVE_SPEC ? loadSpec() : undefined;
-
-/** Readable failure: the problem itself, so `expect(explain(p)).toBe('')` prints what is wrong. */
-const explain = (p: Problem | undefined): string => (p ? `${p.where}: ${p.errors.join('; ')}` : '');
+const api: OpenApi | undefined = HAVE_SPEC ? suncoSpec() : undefined;
 
 /** The webhook event component for each trigger (spec `x-webhooks` "Webhook Event"). */
-const EVENT_COMPONENT: Record<string, string> = {
-  'conversation:create': 'conversationCreateEvent',
-  'conversation:message': 'conversationMessageEvent',
-  'conversation:read': 'conversationReadEvent',
-  'conversation:typing': 'conversationTypingEvent',
-  'switchboard:acceptControl': 'switchboardAcceptControl',
-  'switchboard:offerControl': 'switchboardOfferControl',
-  'switchboard:passControl': 'switchboardPassControl',
-  'switchboard:releaseControl': 'switchboardReleaseControl',
-};
+const EVENT_COMPONENT = SUNCO_EVENT_COMPONENT;
 
 function checkPayload(payload: ScWebhookPayload): void {
   expect(explain(api!.component('appSubSchema', payload.app))).toBe('');

@@ -10,6 +10,7 @@
  * keeps receiving the conversation while Zendesk is in control. The end: switchboard
  * passControl/releaseControl away from Agent Workspace (ticket closed, messaging session ended).
  */
+import { createHmac } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { FormData } from 'undici';
@@ -28,10 +29,19 @@ export const ZendeskMessagingConfig = Type.Object(
     appId: Type.String({ minLength: 1, description: 'The Sunshine Conversations app id (Admin Center → Apps and integrations → Conversations API).' }),
     keyId: Type.String({ minLength: 1, description: 'API key id (app_…) of the Conversations API key.' }),
     keySecret: Type.String({ minLength: 1, description: 'API key secret.' }),
-    auth: Type.Union([Type.Literal('basic'), Type.Literal('jwt')], { default: 'basic', description: "'basic' (key id and secret) or 'jwt' (an HS256 app-scope token signed with the secret)." }),
+    auth: Type.Union([Type.Literal('basic'), Type.Literal('jwt')], {
+      default: 'basic',
+      description: "'basic' (key id and secret) or 'jwt' (an HS256 app-scope token signed with the secret).",
+    }),
     webhookSecret: Type.String({ minLength: 8, description: "The secret of the integration's webhook: Zendesk sends it as X-API-Key." }),
-    integrationId: Type.Optional(Type.String({ minLength: 1, description: 'Our custom integration id: messages it posted come back as webhooks and are dropped by it.' })),
-    switchboardIntegration: Type.String({ minLength: 1, default: 'blip-bridge', description: "Name of our switchboard integration (created in the setup guide)." }),
+    integrationId: Type.Optional(
+      Type.String({ minLength: 1, description: 'Our custom integration id: messages it posted come back as webhooks and are dropped by it.' }),
+    ),
+    switchboardIntegration: Type.String({
+      minLength: 1,
+      default: 'blip-bridge',
+      description: 'Name of our switchboard integration (created in the setup guide).',
+    }),
     agentWorkspace: Type.String({ minLength: 1, default: 'zd-agentWorkspace', description: "Agent Workspace's switchboard integration name." }),
     ticket: Type.Object(
       {
@@ -52,8 +62,12 @@ export type ZendeskMessagingConfig = Static<typeof ZendeskMessagingConfig>;
 
 /** SunCo text limit (spec textMessage.text maxLength 4096). */
 const MAX_TEXT = 4096;
-/** Marks what we post, so its webhook echo is recognised whatever the integration id. */
+/** Marks what we post, so its webhook echo is recognised whatever the integration id, and a retry finds it. */
 const ORIGIN = 'blipBridgeMessageId';
+/** Which piece of a split message (0-based): a retry posts only the pieces still missing. */
+const PART = 'blipBridgePart';
+/** Marks our own switchboard actions (metadata comes back in their webhook events, spec switchboardPassControl). */
+const SWITCH = 'blipBridgeAttendanceId';
 const CONTENTS: readonly ContentType[] = ['text', 'media', 'location', 'contact', 'choices', 'reply', 'unsupported'];
 
 interface RefData {
@@ -78,8 +92,8 @@ function b64url(data: string | Buffer): string {
   return Buffer.from(data).toString('base64url');
 }
 
-async function jwt(keyId: string, secret: string): Promise<string> {
-  const { createHmac } = await import('node:crypto');
+/** An app-scope JWT (research §A.1.1): header `{alg: HS256, typ: JWT, kid}`, payload `{scope: "app"}`, signed with the key secret. */
+function jwt(keyId: string, secret: string): string {
   const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid: keyId }));
   const body = b64url(JSON.stringify({ scope: 'app' }));
   const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
@@ -159,19 +173,18 @@ export const zendeskMessagingAdapter: AdapterDefinition<ZendeskMessagingConfig> 
   configSchema: ZendeskMessagingConfig,
   create(config, deps): HelpdeskAdapter {
     const base = `${config.baseUrl.replace(/\/+$/, '')}/v2/apps/${encodeURIComponent(config.appId)}`;
-    let token: string | undefined;
-
-    async function auth(): Promise<string> {
-      if (config.auth === 'basic') return `Basic ${Buffer.from(`${config.keyId}:${config.keySecret}`).toString('base64')}`;
-      token ??= await jwt(config.keyId, config.keySecret);
-      return `Bearer ${token}`;
-    }
+    // Without `exp` the token does not expire, so one is made once (research §A.1.1).
+    const authorization =
+      config.auth === 'basic'
+        ? `Basic ${Buffer.from(`${config.keyId}:${config.keySecret}`).toString('base64')}`
+        : `Bearer ${jwt(config.keyId, config.keySecret)}`;
+    const isAgentWorkspace = (sw: Json | undefined): boolean => !!sw && (sw['name'] === config.agentWorkspace || sw['integrationType'] === 'zd:agentWorkspace');
 
     async function call(method: 'GET' | 'POST', path: string, body?: unknown, ok: number[] = []): Promise<HttpResponse> {
       const res = await deps.http.request({
         method,
         url: `${base}${path}`,
-        headers: { authorization: await auth(), accept: 'application/json' },
+        headers: { authorization, accept: 'application/json' },
         ...(body !== undefined ? { body } : {}),
         timeoutMs: config.timeoutMs,
       });
@@ -185,46 +198,81 @@ export const zendeskMessagingAdapter: AdapterDefinition<ZendeskMessagingConfig> 
       const path = `/users/${encodeURIComponent(externalId)}`;
       const got = await call('GET', path, undefined, [404]);
       if (got.status !== 404) return { userId: String((got.body as Json)['user']['id']), externalId };
-      const created = await call('POST', '/users', {
-        externalId,
-        profile: { ...(customer.name ? { givenName: customer.name } : {}), ...(customer.email ? { email: customer.email } : {}) },
-        metadata: { channel: customer.channel ?? 'blip', blipAddress: customer.address },
-      }, [409]);
+      const created = await call(
+        'POST',
+        '/users',
+        {
+          externalId,
+          profile: { ...(customer.name ? { givenName: customer.name } : {}), ...(customer.email ? { email: customer.email } : {}) },
+          metadata: { channel: customer.channel ?? 'blip', blipAddress: customer.address },
+        },
+        [409],
+      );
       if (created.status === 409) return { userId: String(((await call('GET', path)).body as Json)['user']['id']), externalId };
       return { userId: String((created.body as Json)['user']['id']), externalId };
     }
 
-    async function post(conversationId: string, author: Json, content: Json, ourId: string): Promise<string> {
-      const res = await call('POST', `/conversations/${encodeURIComponent(conversationId)}/messages`, { author, content, metadata: { [ORIGIN]: ourId } });
+    /** Posts one message marked as ours (so its webhook echo and a retry can recognise it); returns its id. */
+    async function post(conversationId: string, author: Json, content: Json, ourId: string, part: number): Promise<string> {
+      const res = await call('POST', `/conversations/${encodeURIComponent(conversationId)}/messages`, {
+        author,
+        content,
+        metadata: { [ORIGIN]: ourId, [PART]: part },
+      });
       const messages = ((res.body as Json)['messages'] ?? []) as Json[];
       return String(messages.at(-1)?.['id'] ?? '');
     }
 
-    /** A retried delivery first looks for the message its earlier attempt may have posted. */
-    async function alreadyPosted(conversationId: string, ourId: string): Promise<string | undefined> {
+    /**
+     * The parts of `ourId` an earlier attempt already posted (part → message id). List Messages
+     * returns the most recent 100 first (§A.1.4), which is where a retried message's parts are.
+     */
+    async function alreadyPosted(conversationId: string, ourId: string): Promise<Map<number, string>> {
       const res = await call('GET', `/conversations/${encodeURIComponent(conversationId)}/messages`);
-      const found = (((res.body as Json)['messages'] ?? []) as Json[]).filter((m) => m['metadata']?.[ORIGIN] === ourId);
-      return found.length ? String(found.at(-1)!['id']) : undefined;
+      const found = new Map<number, string>();
+      for (const m of ((res.body as Json)['messages'] ?? []) as Json[]) {
+        if (m['metadata']?.[ORIGIN] === ourId) found.set(Number(m['metadata']?.[PART] ?? 0), String(m['id']));
+      }
+      return found;
     }
 
-    async function toSunshine(conversationId: string, c: Content): Promise<Json[]> {
+    /** SunCo contents for one canonical content: texts split at 4096; media uploaded first (lazily, so a retry that finds it posted uploads nothing). */
+    function toSunshine(conversationId: string, c: Content): Array<() => Promise<Json>> {
       switch (c.type) {
-        case 'media': {
-          // Blip's links expire: the file goes through the attachments API (§A.1.5).
-          const file = await fetchMedia(c.url, deps.media);
-          const form = new FormData();
-          form.append('source', new Blob([new Uint8Array(file.bytes)], { type: c.mimeType || file.contentType }), c.name ?? 'file');
-          const res = await call('POST', `/attachments?access=public&for=message&conversationId=${encodeURIComponent(conversationId)}`, form);
-          const mediaUrl = String((res.body as Json)['attachment']['mediaUrl']);
-          const kind = c.mimeType.startsWith('image/') ? 'image' : 'file';
-          return [{ type: kind, mediaUrl, ...(c.name ? { altText: c.name.slice(0, 128) } : {}), ...(c.caption ? { text: c.caption.slice(0, MAX_TEXT) } : {}) }];
-        }
+        case 'media':
+          return [
+            async () => {
+              // Blip's links expire: the file goes through the attachments API (§A.1.5).
+              const file = await fetchMedia(c.url, deps.media);
+              const type = c.mimeType || file.contentType;
+              const form = new FormData();
+              form.append('source', new Blob([new Uint8Array(file.bytes)], { type }), c.name ?? defaultName(type));
+              const res = await call('POST', `/attachments?access=public&for=message&conversationId=${encodeURIComponent(conversationId)}`, form);
+              const mediaUrl = String((res.body as Json)['attachment']['mediaUrl']);
+              const kind = type.startsWith('image/') ? 'image' : 'file';
+              return {
+                type: kind,
+                mediaUrl,
+                ...(c.name ? { altText: c.name.slice(0, 128) } : {}),
+                ...(c.caption ? { text: c.caption.slice(0, MAX_TEXT) } : {}),
+              };
+            },
+          ];
         case 'location':
-          return [{ type: 'location', coordinates: { lat: c.latitude, long: c.longitude }, ...(c.name || c.address ? { location: { ...(c.name ? { name: c.name } : {}), ...(c.address ? { address: c.address } : {}) } } : {}) }];
+          return [
+            async () => ({
+              type: 'location',
+              coordinates: { lat: c.latitude, long: c.longitude },
+              ...(c.name || c.address ? { location: { ...(c.name ? { name: c.name } : {}), ...(c.address ? { address: c.address } : {}) } } : {}),
+            }),
+          ];
         default:
-          return splitText(c.text, MAX_TEXT).map((text) => ({ type: 'text', text }));
+          return splitText(c.text, MAX_TEXT).map((text) => async () => ({ type: 'text', text }));
       }
     }
+
+    /** Our own switchboard actions carry this, so their webhook echoes are not read as Zendesk's. */
+    const ownAction = (attendanceId: string) => ({ [SWITCH]: attendanceId });
 
     const webhook: WebhookReceiver = {
       unmatched: 'ignore', // the app's webhook carries every conversation, not only ours
@@ -248,8 +296,10 @@ export const zendeskMessagingAdapter: AdapterDefinition<ZendeskMessagingConfig> 
             case 'conversation:message': {
               const m = (p['message'] ?? {}) as Json;
               if (m['author']?.['type'] !== 'business') return { kind: 'ignored', reason: 'not from the business' };
-              // Our own posts (the transcript) come back too: drop the echo.
-              if (m['metadata']?.[ORIGIN] || (config.integrationId && m['source']?.['integrationId'] === config.integrationId)) return { kind: 'ignored', reason: 'echo of our own message' };
+              // Our own posts (the transcript, the end note) come back too: drop the echo.
+              if (m['metadata']?.[ORIGIN] !== undefined || (config.integrationId && m['source']?.['integrationId'] === config.integrationId))
+                return { kind: 'ignored', reason: 'echo of our own message' };
+              // System messages (`activity: ticket:closed`…) are not the agent speaking.
               if (m['content']?.['type'] === undefined || m['activity']) return { kind: 'ignored', reason: 'activity message' };
               const agentId = m['metadata']?.['__zendesk_msg.agent.id'];
               const name = m['author']?.['displayName'];
@@ -270,17 +320,23 @@ export const zendeskMessagingAdapter: AdapterDefinition<ZendeskMessagingConfig> 
               return { kind: 'agent.typing', eventId: ev.id, attendance, state: a['type'] === 'typing:start' ? 'typing' : 'paused' };
             }
             case 'switchboard:passControl': {
-              const active = (p['conversation']?.['activeSwitchboardIntegration'] ?? {}) as Json;
-              // Our own hand-off to Agent Workspace, echoed: the attendance is starting, not ending.
-              if (active['name'] === config.agentWorkspace || active['integrationType'] === 'zd:agentWorkspace') return { kind: 'ignored', reason: 'control passed to Agent Workspace' };
-              if (active['name'] === config.switchboardIntegration && !p['reason']) {
-                // Passed back to us without a reason: the agent ended the messaging session.
-                return { kind: 'attendance.ended', eventId: ev.id, attendance, reason: 'messaging session ended' };
-              }
-              return { kind: 'attendance.ended', eventId: ev.id, attendance, reason: String(p['reason'] ?? 'control passed back') };
+              // Our own passControl to ourselves while opening (or retrying an open) is no end.
+              if (p['metadata']?.[SWITCH] !== undefined) return { kind: 'ignored', reason: 'our own switchboard action' };
+              const active = (p['conversation']?.['activeSwitchboardIntegration'] ?? undefined) as Json | undefined;
+              // Our hand-off to Agent Workspace, echoed: the attendance is starting, not ending.
+              if (isAgentWorkspace(active)) return { kind: 'ignored', reason: 'control passed to Agent Workspace' };
+              // Control left Agent Workspace: the ticket closed (reason ticketClosed), the agent ended
+              // the messaging session (no reason), or it went to another bot or to e-mail.
+              return {
+                kind: 'attendance.ended',
+                eventId: ev.id,
+                attendance,
+                reason: typeof p['reason'] === 'string' ? p['reason'] : 'messaging session ended',
+              };
             }
             case 'switchboard:releaseControl':
-              return { kind: 'attendance.ended', eventId: ev.id, attendance, reason: String(p['reason'] ?? 'control released') };
+              if (p['metadata']?.[SWITCH] !== undefined) return { kind: 'ignored', reason: 'our own switchboard action' };
+              return { kind: 'attendance.ended', eventId: ev.id, attendance, reason: typeof p['reason'] === 'string' ? p['reason'] : 'control released' };
             default:
               return { kind: 'ignored', reason: ev.type };
           }
@@ -290,13 +346,27 @@ export const zendeskMessagingAdapter: AdapterDefinition<ZendeskMessagingConfig> 
 
     return {
       type: 'zendesk-messaging',
-      capabilities: { contents: CONTENTS, typing: false }, // SunCo takes only conversation:read from a user (§A.1.6)
+      // typing: SunCo takes only conversation:read from a user (§A.1.6). SunCo's limits are the app's,
+      // not a conversation's (§A.1.1 publishes no numbers): a 429 pauses every lane of the bot.
+      capabilities: { contents: CONTENTS, typing: false, accountRateLimit: true },
       webhook,
 
       async check() {
         try {
-          await call('GET', `/switchboards`);
-          return { ok: true, detail: `Sunshine Conversations accepted the key for app ${config.appId}` };
+          // Switchboard configuration needs an app (or account) key: this also proves the key's scope.
+          const list = await call('GET', '/switchboards');
+          const board = (((list.body as Json)['switchboards'] ?? []) as Json[])[0];
+          if (!board) return { ok: false, detail: `app ${config.appId} has no switchboard (see docs/helpdesks/zendesk.md)` };
+          const sis = (((await call('GET', `/switchboards/${encodeURIComponent(String(board['id']))}/switchboardIntegrations`)).body as Json)[
+            'switchboardIntegrations'
+          ] ?? []) as Json[];
+          const names = sis.map((x) => String(x['name']));
+          const missing = [config.switchboardIntegration, config.agentWorkspace].filter((n) => !names.includes(n));
+          if (missing.length) return { ok: false, detail: `switchboard integration(s) ${missing.join(', ')} not found (have: ${names.join(', ') || 'none'})` };
+          return {
+            ok: true,
+            detail: `Sunshine Conversations accepted the key for app ${config.appId}; switchboard has ${config.switchboardIntegration} and ${config.agentWorkspace}`,
+          };
         } catch (err) {
           return { ok: false, detail: (err as Error).message };
         }
@@ -304,70 +374,100 @@ export const zendeskMessagingAdapter: AdapterDefinition<ZendeskMessagingConfig> 
 
       async open(attendance, customer, transcript, ctx) {
         const u = await user(customer);
-        let conversationId: string | undefined;
+        let conversation: Json | undefined;
         if (ctx.attempt > 1) {
-          // An earlier attempt may have created the conversation before failing.
-          const list = await call('GET', `/conversations?filter[userId]=${encodeURIComponent(u.userId)}`);
-          const found = (((list.body as Json)['conversations'] ?? []) as Json[]).find((c) => c['metadata']?.['bridgeAttendanceId'] === attendance.id);
-          if (found) conversationId = String(found['id']);
+          // An earlier attempt may have created the conversation (and gone further) before failing.
+          const list = await call('GET', `/conversations?filter[userId]=${encodeURIComponent(u.userId)}&page[size]=100`);
+          conversation = (((list.body as Json)['conversations'] ?? []) as Json[]).find((c) => c['metadata']?.['bridgeAttendanceId'] === attendance.id);
         }
-        if (!conversationId) {
+        if (!conversation) {
           const created = await call('POST', '/conversations', {
             type: 'personal',
             participants: [{ userId: u.userId, subscribeSDKClient: false }],
-            displayName: customer.name ?? customer.originator ?? customer.address,
+            displayName: (customer.name ?? customer.originator ?? customer.address).slice(0, 100),
             metadata: { bridgeAttendanceId: attendance.id },
           });
-          conversationId = String((created.body as Json)['conversation']['id']);
+          conversation = (created.body as Json)['conversation'] as Json;
         }
+        const conversationId = String(conversation['id']);
         const conv = `/conversations/${encodeURIComponent(conversationId)}`;
-        // We hold control while posting, so the ticket is not created by the first message
-        // without its metadata (§A.1.9 step 3).
-        await call('POST', `${conv}/passControl`, { switchboardIntegration: config.switchboardIntegration });
-        let first = '';
-        for (const piece of splitText(transcriptText(customer, transcript), MAX_TEXT)) {
-          const id = await post(conversationId, { type: 'business', displayName: 'Blip bot' }, { type: 'text', text: piece }, `transcript:${attendance.id}`);
-          first ||= id;
+        const transcriptId = `transcript:${attendance.id}`;
+        // A new conversation starts with the account's default integration in control, often Agent
+        // Workspace itself; only a transcript we posted, followed by Agent Workspace in control,
+        // proves an earlier attempt got as far as the hand-off.
+        const posted = ctx.attempt > 1 ? await alreadyPosted(conversationId, transcriptId) : new Map<number, string>();
+        const handedOver = posted.size > 0 && isAgentWorkspace(conversation['activeSwitchboardIntegration'] as Json | undefined);
+        if (!handedOver) {
+          // We hold control while posting, so the ticket is not created by the first message
+          // without its metadata (§A.1.9 step 3).
+          await call('POST', `${conv}/passControl`, { switchboardIntegration: config.switchboardIntegration, metadata: ownAction(attendance.id) });
+          const pieces = splitText(transcriptText(customer, transcript), MAX_TEXT);
+          for (const [i, text] of pieces.entries()) {
+            if (!posted.has(i))
+              posted.set(i, await post(conversationId, { type: 'business', displayName: 'Blip bot' }, { type: 'text', text }, transcriptId, i));
+          }
+          const metadata: Record<string, string> = { first_message_id: posted.get(0)! };
+          if (customer.name) metadata['dataCapture.systemField.requester.name'] = customer.name;
+          if (config.ticket.tags.length) metadata['dataCapture.systemField.tags'] = config.ticket.tags.join(',');
+          if (config.ticket.groupId) metadata['dataCapture.systemField.group_id'] = config.ticket.groupId;
+          for (const [field, extra] of Object.entries(config.ticket.fields)) {
+            const v = customer.extras[extra];
+            if (v !== undefined) metadata[`dataCapture.ticketField.${field}`] = v;
+          }
+          // The ticket is created now, with these fields (§A.1.8).
+          await call('POST', `${conv}/passControl`, { switchboardIntegration: config.agentWorkspace, metadata: fitMetadata(metadata) });
         }
-        const metadata: Record<string, string> = { first_message_id: first };
-        if (customer.name) metadata['dataCapture.systemField.requester.name'] = customer.name;
-        if (config.ticket.tags.length) metadata['dataCapture.systemField.tags'] = config.ticket.tags.join(',');
-        if (config.ticket.groupId) metadata['dataCapture.systemField.group_id'] = config.ticket.groupId;
-        for (const [field, extra] of Object.entries(config.ticket.fields)) {
-          const v = customer.extras[extra];
-          if (v !== undefined) metadata[`dataCapture.ticketField.${field}`] = v;
-        }
-        await call('POST', `${conv}/passControl`, { switchboardIntegration: config.agentWorkspace, metadata });
         // Standby but still subscribed: the conversation's events keep reaching our webhook (§A.1.9 step 4).
-        await call('POST', `${conv}/offerControl`, { switchboardIntegration: config.switchboardIntegration }).catch((err: Error) => {
-          deps.log.warn({ conversation: conversationId, err: err.message }, 'offerControl back to the bridge failed; relying on deliverStandbyEvents');
-        });
+        await call('POST', `${conv}/offerControl`, { switchboardIntegration: config.switchboardIntegration, metadata: ownAction(attendance.id) }).catch(
+          (err: Error) => {
+            deps.log.warn({ conversation: conversationId, err: err.message }, 'offerControl back to the bridge failed; relying on deliverStandbyEvents');
+          },
+        );
         return { key: conversationId, data: { ...u } };
       },
 
       async deliver(ref, _attendance, message, ctx) {
         const data = ref.data as unknown as RefData;
-        if (ctx.attempt > 1) {
-          const existing = await alreadyPosted(ref.key, message.id);
-          if (existing) return { vendorMessageId: existing };
-        }
-        let last = '';
-        for (const content of await toSunshine(ref.key, message.content)) {
+        const posted = ctx.attempt > 1 ? await alreadyPosted(ref.key, message.id) : new Map<number, string>();
+        const parts = toSunshine(ref.key, message.content);
+        for (const [i, make] of parts.entries()) {
+          if (posted.has(i)) continue;
           try {
-            last = await post(ref.key, { type: 'user', userId: data.userId }, content, message.id);
+            posted.set(i, await post(ref.key, { type: 'user', userId: data.userId }, await make(), message.id, i));
           } catch (err) {
             // 423: the conversation reached SunCo's 30,000-message limit; nothing will change that.
             if (err instanceof ZendeskError && err.status === 423) throw new DeliveryError(err.message, false, undefined, 423);
             throw err;
           }
         }
-        return { vendorMessageId: last };
+        return { vendorMessageId: posted.get(parts.length - 1) ?? '' };
       },
 
-      async close(ref, _attendance, reason) {
+      async close(ref, attendance, reason) {
         if (reason === 'agent') return; // Zendesk ended it
-        await call('POST', `/conversations/${encodeURIComponent(ref.key)}/releaseControl`, { metadata: { reason: `bridge:${reason}` } });
+        const conv = `/conversations/${encodeURIComponent(ref.key)}`;
+        // The agent learns why the customer is gone (the user has no SDK client, so nobody else sees it).
+        await call('POST', `${conv}/messages`, {
+          author: { type: 'business', displayName: 'Blip bot' },
+          content: { type: 'text', text: `The customer was handed back to the Blip bot (${reason}). Messages sent here no longer reach them.` },
+          metadata: { [ORIGIN]: `close:${attendance.id}`, [PART]: 0 },
+        }).catch((err: Error) => deps.log.warn({ conversation: ref.key, err: err.message }, 'could not post the end note'));
+        await call('POST', `${conv}/releaseControl`, { metadata: { ...ownAction(attendance.id), reason: `bridge:${reason}` } }, [404]);
       },
     };
   },
 };
+
+/** A file name for an attachment Blip sent without one (SunCo saves it as the alt text). */
+function defaultName(mimeType: string): string {
+  const sub = mimeType.split('/')[1]?.split(/[;+]/)[0] ?? 'bin';
+  return `attachment.${sub.replace(/[^a-z0-9]/gi, '') || 'bin'}`;
+}
+
+/** SunCo refuses metadata over 4 KB (§A.1.1): long ticket fields are dropped, last first, rather than losing the hand-off. */
+function fitMetadata(m: Record<string, string>): Record<string, string> {
+  const out = { ...m };
+  const keys = Object.keys(out).filter((k) => k.startsWith('dataCapture.ticketField.'));
+  while (Buffer.byteLength(JSON.stringify(out)) > 4000 && keys.length) delete out[keys.pop()!];
+  return out;
+}

@@ -36,21 +36,37 @@ export const ZendeskTicketsConfig = Type.Object(
           default: 'timestamp+body',
           description: 'What is signed: Zendesk documents timestamp + body; one older page says body + timestamp (research §A.2.5).',
         }),
-        toleranceSeconds: Type.Integer({ minimum: 10, maximum: 86_400, default: 300, description: 'Oldest X-Zendesk-Webhook-Signature-Timestamp accepted (replays older than this are refused).' }),
+        toleranceSeconds: Type.Integer({
+          minimum: 10,
+          maximum: 86_400,
+          default: 300,
+          description: 'Oldest X-Zendesk-Webhook-Signature-Timestamp accepted (replays older than this are refused).',
+        }),
       },
-      { additionalProperties: false, default: {} },
+      { additionalProperties: false, default: {}, description: 'How X-Zendesk-Webhook-Signature is checked.' },
     ),
     externalIdPrefix: Type.String({ default: 'blip:', maxLength: 64, description: "Prefix of the requester's external_id." }),
     ticket: Type.Object(
       {
         subject: Type.String({ default: 'Chat with {name}', minLength: 1, description: 'Ticket subject; {name} and {channel} are replaced.' }),
-        tags: Type.Array(Type.String({ pattern: '^[^\\s,]+$' }), { default: ['blip'], description: 'Tags on the ticket (a trigger can use them, e.g. to stop e-mail notifications).' }),
+        tags: Type.Array(Type.String({ pattern: '^[^\\s,]+$' }), {
+          default: ['blip'],
+          description: 'Tags on the ticket (a trigger can use them, e.g. to stop e-mail notifications).',
+        }),
         groupId: Type.Optional(Type.Integer({ minimum: 1, description: 'Group the ticket is assigned to.' })),
-        fields: Type.Record(Type.String({ pattern: '^\\d+$' }), Type.String({ minLength: 1 }), { default: {}, description: 'Ticket fields from the Blip contact: { <field id>: <contact extras key> }.' }),
+        fields: Type.Record(Type.String({ pattern: '^\\d+$' }), Type.String({ minLength: 1 }), {
+          default: {},
+          description: 'Ticket fields from the Blip contact: { <field id>: <contact extras key> }.',
+        }),
       },
-      { additionalProperties: false, default: {} },
+      { additionalProperties: false, default: {}, description: 'What each ticket is created with.' },
     ),
-    batchMessages: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Most customer messages joined in one comment when the lane is behind (Zendesk: 30 updates per 10 minutes per ticket).' }),
+    batchMessages: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 20,
+      description: 'Most customer messages joined in one comment when the lane is behind (Zendesk: 30 updates per 10 minutes per ticket).',
+    }),
     timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 15_000, description: 'Deadline of one call to Zendesk, in milliseconds.' }),
   },
   { additionalProperties: false, description: 'Zendesk Support tickets. See docs/helpdesks/zendesk.md.' },
@@ -62,6 +78,19 @@ const CONTENTS: readonly ContentType[] = ['text', 'media', 'location', 'contact'
 interface RefData {
   requesterId: number;
 }
+
+/** One message's share of a comment. */
+interface Part {
+  text: string;
+  file?: { url: string; name: string; mimeType: string };
+}
+
+/** Between the messages of one batched comment. */
+const SEPARATOR = '\n\n';
+/** Clocks (ours, Zendesk's) may disagree by this much when judging "written after the message came in". */
+const CLOCK_SLACK_MS = 60_000;
+/** Tickets whose last delivered comment is remembered (the oldest is forgotten first). */
+const MAX_REMEMBERED = 10_000;
 
 // Event-subscription payloads (§A.2.5): only what we read.
 const EventBody = Type.Object({
@@ -96,7 +125,13 @@ export const zendeskTicketsAdapter: AdapterDefinition<ZendeskTicketsConfig> = {
 
     async function call(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, extra: Record<string, string> = {}): Promise<HttpResponse> {
       if (credentialsProblem) throw new DeliveryError(`zendesk-tickets: ${credentialsProblem}`, false);
-      const res = await deps.http.request({ method, url: `${base}${path}`, headers: { authorization, accept: 'application/json', ...extra }, ...(body !== undefined ? { body } : {}), timeoutMs: config.timeoutMs });
+      const res = await deps.http.request({
+        method,
+        url: `${base}${path}`,
+        headers: { authorization, accept: 'application/json', ...extra },
+        ...(body !== undefined ? { body } : {}),
+        timeoutMs: config.timeoutMs,
+      });
       if (res.status >= 200 && res.status < 300) return res;
       const err = zendeskError(method, path, res);
       // 409: another update of the ticket won the race; trying again is the documented answer.
@@ -106,46 +141,79 @@ export const zendeskTicketsAdapter: AdapterDefinition<ZendeskTicketsConfig> = {
 
     async function upload(url: string, name: string, mimeType: string): Promise<string> {
       const file = await fetchMedia(url, deps.media);
-      const res = await call('POST', `/uploads?filename=${encodeURIComponent(name)}`, file.bytes, { 'content-type': mimeType || file.contentType });
+      const res = await call('POST', `/uploads?filename=${encodeURIComponent(name)}`, file.bytes, {
+        'content-type': mimeType || file.contentType || 'application/binary',
+      });
       return String((res.body as Json)['upload']['token']);
     }
 
-    /** One comment from several messages: texts in order, files as uploads. */
-    async function comment(messages: OutgoingMessage[]): Promise<{ body: string; uploads: string[] }> {
-      const parts: string[] = [];
-      const uploads: string[] = [];
-      for (const m of messages) {
+    /** What each message adds to a comment: its text (a file shows as `[name]`), and the file to upload. */
+    function partsOf(messages: OutgoingMessage[]): Part[] {
+      return messages.map((m, i) => {
         const c = m.content;
-        if (c.type === 'media') {
-          const name = c.name ?? `attachment-${uploads.length + 1}`;
-          uploads.push(await upload(c.url, name, c.mimeType));
-          parts.push(c.caption ? `${c.caption} [${name}]` : `[${name}]`);
-        } else parts.push(c.text);
-      }
-      return { body: parts.join('\n\n'), uploads };
+        if (c.type !== 'media') return { text: c.text };
+        const name = c.name ?? defaultName(c.mimeType, i + 1);
+        return { text: c.caption ? `${c.caption} [${name}]` : `[${name}]`, file: { url: c.url, name, mimeType: c.mimeType } };
+      });
     }
 
-    async function findOurComment(ticketId: string, requesterId: number, body: string, since: number): Promise<string | undefined> {
-      const res = await call('GET', `/tickets/${encodeURIComponent(ticketId)}/comments`);
-      const found = (((res.body as Json)['comments'] ?? []) as Json[]).find(
-        (c) => Number(c['author_id']) === requesterId && String(c['body'] ?? '').trim() === body.trim() && Date.parse(String(c['created_at'] ?? 0)) >= since - 60_000,
-      );
-      return found ? String(found['id']) : undefined;
+    /**
+     * The comment each ticket's last delivery became, so a retry does not mistake the previous
+     * message for its own first attempt (the customer said "ok" twice). In memory: after a restart,
+     * or on another replica, the text-and-time check below decides alone.
+     */
+    const lastDelivered = new Map<string, string>();
+    const remember = (ticketId: string, commentId: string | undefined) => {
+      if (commentId === undefined) return;
+      lastDelivered.delete(ticketId);
+      lastDelivered.set(ticketId, commentId);
+      if (lastDelivered.size > MAX_REMEMBERED) lastDelivered.delete(lastDelivered.keys().next().value!);
+    };
+
+    /**
+     * Ticket updates have no idempotency key, so a retry looks for the comment an earlier attempt
+     * may have added. The lane is FIFO, so it can only be the requester's latest comment, written
+     * after the first message came in, whose body is the first k parts of this batch (a batch can
+     * have grown since, when more messages queued behind it). Returns it with k.
+     */
+    async function findOurComment(ticketId: string, requesterId: number, texts: string[], since: number): Promise<{ id: string; count: number } | undefined> {
+      const res = await call('GET', `/tickets/${encodeURIComponent(ticketId)}/comments?sort_order=desc`);
+      const latest = (((res.body as Json)['comments'] ?? []) as Json[])
+        .filter((c) => Number(c['author_id']) === requesterId)
+        .reduce<Json | undefined>((a, c) => (!a || Number(c['id']) > Number(a['id']) ? c : a), undefined);
+      if (!latest || String(latest['id']) === lastDelivered.get(ticketId)) return undefined;
+      if (Date.parse(String(latest['created_at'] ?? 0)) < since - CLOCK_SLACK_MS) return undefined;
+      const norm = (t: string) => t.replace(/\s+/g, ' ').trim();
+      const body = norm(String(latest['body'] ?? ''));
+      for (let k = texts.length; k >= 1; k--) if (norm(texts.slice(0, k).join(SEPARATOR)) === body) return { id: String(latest['id']), count: k };
+      return undefined;
     }
 
     async function deliverMany(ticketId: string, data: RefData, messages: OutgoingMessage[], attempt: number): Promise<{ vendorMessageId?: string }> {
-      const { body, uploads } = await comment(messages);
+      let parts = partsOf(messages);
       if (attempt > 1) {
-        // No idempotency key on ticket updates: look for the comment an earlier attempt may have added.
-        const existing = await findOurComment(ticketId, data.requesterId, body, Date.parse(messages[0]!.at));
-        if (existing) return { vendorMessageId: existing };
+        const existing = await findOurComment(
+          ticketId,
+          data.requesterId,
+          parts.map((p) => p.text),
+          Date.parse(messages[0]!.at),
+        );
+        if (existing) remember(ticketId, existing.id);
+        if (existing?.count === parts.length) return { vendorMessageId: existing.id };
+        if (existing) parts = parts.slice(existing.count);
       }
+      // Uploads only now: a retry that found its comment uploads nothing.
+      const uploads: string[] = [];
+      for (const p of parts) if (p.file) uploads.push(await upload(p.file.url, p.file.name, p.file.mimeType));
       const res = await call('PUT', `/tickets/${encodeURIComponent(ticketId)}`, {
-        ticket: { comment: { body, public: true, author_id: data.requesterId, ...(uploads.length ? { uploads } : {}) } },
+        ticket: {
+          comment: { body: parts.map((p) => p.text).join(SEPARATOR), public: true, author_id: data.requesterId, ...(uploads.length ? { uploads } : {}) },
+        },
       });
       const audit = (res.body as Json)['audit'];
-      const commentEvent = ((audit?.['events'] ?? []) as Json[]).find((e) => e['type'] === 'Comment');
-      return commentEvent?.['id'] !== undefined ? { vendorMessageId: String(commentEvent['id']) } : {};
+      const commentId = ((audit?.['events'] ?? []) as Json[]).find((e) => e['type'] === 'Comment')?.['id'];
+      remember(ticketId, commentId !== undefined ? String(commentId) : undefined);
+      return commentId !== undefined ? { vendorMessageId: String(commentId) } : {};
     }
 
     const webhook: WebhookReceiver = {
@@ -156,8 +224,10 @@ export const zendeskTicketsAdapter: AdapterDefinition<ZendeskTicketsConfig> = {
         if (!signature || !timestamp) return { ok: false, reason: 'missing X-Zendesk-Webhook-Signature or its timestamp' };
         const at = Date.parse(timestamp);
         if (Number.isNaN(at)) return { ok: false, reason: 'the signature timestamp is not a date' };
-        if (Math.abs(Date.now() - at) > config.signature.toleranceSeconds * 1000) return { ok: false, reason: 'the signature timestamp is outside the tolerance' };
-        const signed = config.signature.order === 'timestamp+body' ? Buffer.concat([Buffer.from(timestamp), raw]) : Buffer.concat([raw, Buffer.from(timestamp)]);
+        if (Math.abs(Date.now() - at) > config.signature.toleranceSeconds * 1000)
+          return { ok: false, reason: 'the signature timestamp is outside the tolerance' };
+        const signed =
+          config.signature.order === 'timestamp+body' ? Buffer.concat([Buffer.from(timestamp), raw]) : Buffer.concat([raw, Buffer.from(timestamp)]);
         const expected = createHmac('sha256', config.webhookSecret).update(signed).digest('base64');
         return sameSecret(signature.trim(), expected) ? { ok: true } : { ok: false, reason: 'X-Zendesk-Webhook-Signature does not match the body' };
       },
@@ -175,21 +245,30 @@ export const zendeskTicketsAdapter: AdapterDefinition<ZendeskTicketsConfig> = {
             if (c['is_public'] !== true && c['is_public'] !== 'true') return [{ kind: 'ignored', reason: 'internal note' }];
             const author = (c['author'] ?? {}) as Json;
             const isStaff = author['is_staff'] === true || author['is_staff'] === 'true';
-            if (!isStaff || (body.detail.requester_id != null && String(author['id']) === String(body.detail.requester_id))) return [{ kind: 'ignored', reason: 'comment by the requester (our own)' }];
-            const text = String(c['body'] ?? '').trim();
-            if (!text) return [{ kind: 'ignored', reason: 'empty comment' }];
+            if (!isStaff || (body.detail.requester_id != null && String(author['id']) === String(body.detail.requester_id)))
+              return [{ kind: 'ignored', reason: 'comment by the requester (our own)' }];
+            // Event payloads carry no attachments (§A.2.5): a comment that is only files says so.
+            const text = String(c['body'] ?? '').trim() || '📎 The agent sent an attachment that cannot be shown here.';
             return [
               {
                 kind: 'agent.message',
                 eventId: body.id,
                 attendance,
-                message: { id: `comment:${String(c['id'] ?? body.id)}`, content: { type: 'text', text }, agent: { ...(author['id'] != null ? { id: String(author['id']) } : {}), ...(typeof author['name'] === 'string' ? { name: author['name'] } : {}) } },
+                message: {
+                  id: `comment:${String(c['id'] ?? body.id)}`,
+                  content: { type: 'text', text },
+                  agent: {
+                    ...(author['id'] != null ? { id: String(author['id']) } : {}),
+                    ...(typeof author['name'] === 'string' ? { name: author['name'] } : {}),
+                  },
+                },
               },
             ];
           }
           case 'zen:event-type:ticket.status_changed': {
             const current = String(ev['current'] ?? '').toUpperCase();
-            if (current === 'SOLVED' || current === 'CLOSED') return [{ kind: 'attendance.ended', eventId: body.id, attendance, reason: `ticket ${current.toLowerCase()}` }];
+            if (current === 'SOLVED' || current === 'CLOSED')
+              return [{ kind: 'attendance.ended', eventId: body.id, attendance, reason: `ticket ${current.toLowerCase()}` }];
             return [{ kind: 'ignored', reason: `status ${current}` }];
           }
           default:
@@ -200,15 +279,17 @@ export const zendeskTicketsAdapter: AdapterDefinition<ZendeskTicketsConfig> = {
 
     return {
       type: 'zendesk-tickets',
+      // Not accountRateLimit: most 429s here are one ticket's update limit (30 per 10 minutes, with a
+      // Retry-After of minutes), which must not hold up every other ticket of the bot.
       capabilities: { contents: CONTENTS, typing: false, batch: config.batchMessages },
       webhook,
 
       async check() {
         if (credentialsProblem) return { ok: false, detail: `zendesk-tickets: ${credentialsProblem}` };
         try {
-          const res = await call('GET', '/users/me');
-          const me = (res.body as Json)['user'] ?? {};
-          return { ok: true, detail: `Zendesk accepted the credentials (${me['email'] ?? me['name'] ?? 'user'}, role ${me['role'] ?? '?'})` };
+          // Searching users needs an agent's credentials: a 401/403 here is the credentials' fault.
+          await call('GET', `/users/search?external_id=${encodeURIComponent(`${config.externalIdPrefix}check`)}`);
+          return { ok: true, detail: `Zendesk accepted the credentials for ${config.baseUrl}` };
         } catch (err) {
           return { ok: false, detail: (err as Error).message };
         }
@@ -225,21 +306,31 @@ export const zendeskTicketsAdapter: AdapterDefinition<ZendeskTicketsConfig> = {
           },
         });
         const requesterId = Number((user.body as Json)['user']['id']);
-        const subject = config.ticket.subject.replace(/\{name\}/g, customer.name ?? customer.phone ?? 'a customer').replace(/\{channel\}/g, customer.channel ?? 'Blip');
+        const subject = config.ticket.subject
+          .replace(/\{name\}/g, customer.name ?? customer.phone ?? 'a customer')
+          .replace(/\{channel\}/g, customer.channel ?? 'Blip');
         const fields = Object.entries(config.ticket.fields)
           .filter(([, extra]) => customer.extras[extra] !== undefined)
           .map(([id, extra]) => ({ id: Number(id), value: customer.extras[extra] }));
-        const created = await call('POST', '/tickets', {
-          ticket: {
-            subject,
-            requester_id: requesterId,
-            external_id: attendance.id,
-            comment: { body: transcriptText(customer, transcript), public: true, author_id: requesterId },
-            tags: config.ticket.tags,
-            ...(config.ticket.groupId ? { group_id: config.ticket.groupId } : {}),
-            ...(fields.length ? { custom_fields: fields } : {}),
+        // Zendesk keeps an Idempotency-Key for ticket creation, so a retry after a lost answer
+        // gets the same ticket back instead of a second one (developer.zendesk.com/api-reference/
+        // ticketing/introduction/#idempotency).
+        const created = await call(
+          'POST',
+          '/tickets',
+          {
+            ticket: {
+              subject,
+              requester_id: requesterId,
+              external_id: attendance.id,
+              comment: { body: transcriptText(customer, transcript), public: true, author_id: requesterId },
+              tags: config.ticket.tags,
+              ...(config.ticket.groupId ? { group_id: config.ticket.groupId } : {}),
+              ...(fields.length ? { custom_fields: fields } : {}),
+            },
           },
-        });
+          { 'idempotency-key': `blip-bridge-open-${attendance.id}` },
+        );
         const ticketId = String((created.body as Json)['ticket']['id']);
         return { key: ticketId, data: { requesterId } };
       },
@@ -254,10 +345,29 @@ export const zendeskTicketsAdapter: AdapterDefinition<ZendeskTicketsConfig> = {
 
       async close(ref, _attendance, reason) {
         if (reason === 'agent') return; // the agent solved it
-        await call('PUT', `/tickets/${encodeURIComponent(ref.key)}`, {
-          ticket: { comment: { body: `The customer was handed back to the bot (${reason}).`, public: false } },
-        });
+        try {
+          await call('PUT', `/tickets/${encodeURIComponent(ref.key)}`, {
+            ticket: { comment: { body: `The customer was handed back to the bot (${reason}).`, public: false } },
+          });
+        } catch (err) {
+          // A closed ticket takes no update (422) and a deleted one is gone (404): nobody to tell.
+          if (err instanceof ZendeskError && (err.status === 404 || err.status === 422)) {
+            deps.log.info({ ticket: ref.key, err: err.message }, 'the end note was not added');
+            return;
+          }
+          throw err;
+        }
       },
     };
   },
 };
+
+/** A file name for an attachment Blip sent without one (Zendesk shows it as the attachment's name). */
+function defaultName(mimeType: string, n: number): string {
+  const sub =
+    mimeType
+      .split('/')[1]
+      ?.split(/[;+]/)[0]
+      ?.replace(/[^a-z0-9]/gi, '') || 'bin';
+  return `attachment-${n}.${sub}`;
+}
