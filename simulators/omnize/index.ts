@@ -430,7 +430,7 @@ export class OmnizeSimulator {
       // (departments.md, agent.md: `?token={yourAPIToken}`). A POST/PUT with the token only in the
       // query string is refused (UNVERIFIED: the doc never shows it).
       const token = match.def.method === 'GET' ? (query.get('token') ?? undefined) : V.bodyToken(obj);
-      if (!token) return fail(this.options.tokenErrorStatus ?? 422, MSG.invalidToken);
+      if (!token || !this.tokens.has(token)) return fail(this.options.tokenErrorStatus ?? 422, MSG.invalidToken);
       return match.def.handle({ params: match.params, query, body: obj, after });
     })();
 

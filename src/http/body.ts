@@ -12,11 +12,25 @@ export function parseJson(raw: unknown): unknown {
     return raw;
   }
   if (raw.length === 0) throw new BridgeError('BRIDGE_ERR_INVALID_JSON', 'the body is empty');
+  const text = raw.toString('utf8');
+  let value: unknown;
   try {
-    return JSON.parse(raw.toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     throw new BridgeError('BRIDGE_ERR_INVALID_JSON', (err as Error).message);
   }
+  // PostgreSQL cannot store U+0000 in text, so such a body would be accepted by SQLite and fail with
+  // a 5xx on PostgreSQL: refuse it the same way on both. Only an escape can put one in a JSON
+  // string (a raw control character is invalid JSON), so the walk runs only when one is written.
+  if (/\\u0000/i.test(text) && hasNul(value)) throw new BridgeError('BRIDGE_ERR_INVALID_JSON', 'strings must not contain U+0000 (NUL)');
+  return value;
+}
+
+function hasNul(v: unknown): boolean {
+  if (typeof v === 'string') return v.includes('\0');
+  if (Array.isArray(v)) return v.some(hasNul);
+  if (v !== null && typeof v === 'object') return Object.entries(v).some(([k, x]) => k.includes('\0') || hasNul(x));
+  return false;
 }
 
 export class Validator<T extends TSchema> {
