@@ -5,14 +5,19 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 
-/** A LIME node: `name@domain/instance`; we accept anything non-empty and parse lazily. */
-const Node = Type.String({ minLength: 1, maxLength: 1024 });
+/**
+ * A LIME node: `name@domain/instance`; we accept anything non-empty and parse lazily. Ids and
+ * addresses are indexed: 512 UTF-16 units is at most 1,536 bytes of UTF-8, under PostgreSQL's
+ * ~2,700-byte B-tree row limit (real ones are under 100).
+ */
+const Node = Type.String({ minLength: 1, maxLength: 512 });
+const Id = Type.String({ minLength: 1, maxLength: 512 });
 /** Metadata values are strings in LIME; some channels send numbers, so accept scalars. */
 const Metadata = Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]));
 
 export const MessageEnvelope = Type.Object(
   {
-    id: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    id: Type.Optional(Id),
     from: Node,
     to: Type.Optional(Node),
     pp: Type.Optional(Node),
@@ -30,7 +35,7 @@ export const NotificationEvent = Type.Union(
 
 export const NotificationEnvelope = Type.Object(
   {
-    id: Type.String({ minLength: 1, maxLength: 1024 }),
+    id: Id,
     from: Type.Optional(Node),
     to: Type.Optional(Node),
     event: Type.String({ minLength: 1, maxLength: 64 }),

@@ -4,6 +4,7 @@
  * `FOR UPDATE SKIP LOCKED`. Every other query is portable SQL, and one conformance suite holds
  * both engines to the same results. `Queries` works on the database or inside a transaction alike.
  */
+import { createHash } from 'node:crypto';
 import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
 import type { AttendanceRow, AttendanceState, Database, DeliveryRow, Lane, MessageDirection, MessageRow, NewDelivery } from './schema.js';
 import { migrationProvider } from './migrations.js';
@@ -47,9 +48,12 @@ export class Queries {
 
   /** Records an inbound id; false when it was already there (a duplicate). */
   async claimDedupe(bot: string, scope: string, key: string, now: number): Promise<boolean> {
+    // Vendors bound their ids loosely or not at all; a key past PostgreSQL's B-tree row limit would
+    // fail the insert, so long keys are kept as their hash (collisions: SHA-256, none in practice).
+    const stored = Buffer.byteLength(key) > 256 ? `sha256:${createHash('sha256').update(key).digest('hex')}` : key;
     const res = await this.db
       .insertInto('dedupe')
-      .values({ bot_id: bot, scope, key, created_at: now })
+      .values({ bot_id: bot, scope, key: stored, created_at: now })
       .onConflict((oc) => oc.columns(['bot_id', 'scope', 'key']).doNothing())
       .executeTakeFirst();
     return Number(res.numInsertedOrUpdatedRows ?? 0n) > 0;

@@ -21,7 +21,8 @@ if (!FormatRegistry.Has('date-time')) {
 }
 
 const DateTime = (description: string) => Type.String({ format: 'date-time', pattern: DATE_TIME, description });
-const Id = (description: string) => Type.String({ minLength: 1, maxLength: 1024, description });
+// 512: ids are indexed, and 512 UTF-16 units fit PostgreSQL's B-tree row limit in any script.
+const Id = (description: string) => Type.String({ minLength: 1, maxLength: 512, description });
 const open = { additionalProperties: true } as const;
 
 const State = (who: string) =>
