@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { DeliveryConfig } from '../config/schema.js';
-import type { Queries, Store } from '../store/store.js';
+import type { Fence, Queries, Store } from '../store/store.js';
 import type { DeliveryRow } from '../store/schema.js';
 import { DeliveryError } from './errors.js';
 
@@ -165,12 +165,15 @@ export class DeliveryWorker {
     try {
       await this.store.transaction(async (q) => {
         const now = Date.now();
+        // Fenced first: if the delivery was taken over meanwhile, the transaction rolls back
+        // before any effect is written, and the new holder's attempt records the outcome.
+        if (!(await q.markDone(d.id, now, fenceOf(d)))) throw new LeaseLost();
         if (effects) await effects(q, now);
-        await q.markDone(d.id, now);
       });
       this.events.onOutcome?.(d, 'delivered', (Date.now() - d.created_at) / 1000);
       this.log.debug({ delivery: d.id, lane: d.lane, kind: d.kind, ms: Date.now() - started }, 'delivered');
     } catch (err) {
+      if (err instanceof LeaseLost) return this.lost(d);
       // The peer has it but we could not record it: the lease expires and it is retried, which the
       // stable ids we send make harmless.
       this.log.error({ err, delivery: d.id }, 'delivered but could not record it');
@@ -189,14 +192,16 @@ export class DeliveryWorker {
           const key = this.executor.pauseKey?.(d);
           if (key !== undefined) this.pausedUntil.set(key, now + wait);
         }
-        await this.store.markRetry(d.id, now + wait, message, now);
+        if (!(await this.store.markRetry(d.id, now + wait, message, now, fenceOf(d)))) return this.lost(d);
         this.events.onOutcome?.(d, 'retry', (now - d.created_at) / 1000);
         this.log.warn({ delivery: d.id, lane: d.lane, kind: d.kind, attempt: d.attempts, retryInMs: wait, error: e.message }, 'delivery will be retried');
       } else {
-        await this.store.transaction(async (q) => {
-          await q.markDead(d.id, message, now);
+        const recorded = await this.store.transaction(async (q) => {
+          if (!(await q.markDead(d.id, message, now, fenceOf(d)))) return false;
           await this.executor.onDead(q, d, e.message, now);
+          return true;
         });
+        if (!recorded) return this.lost(d);
         this.events.onOutcome?.(d, 'dead', (now - d.created_at) / 1000);
         this.log.error({ delivery: d.id, lane: d.lane, kind: d.kind, attempts: d.attempts, error: e.message }, 'delivery is dead');
       }
@@ -204,6 +209,17 @@ export class DeliveryWorker {
       this.log.error({ err: storeErr, delivery: d.id }, 'cannot record a failed attempt; the lease will expire and it is retried');
     }
   }
+
+  private lost(d: DeliveryRow): void {
+    this.log.warn({ delivery: d.id, lane: d.lane, kind: d.kind }, 'the attempt outlived its lease and the delivery was taken over: its outcome is left to the new holder');
+  }
+}
+
+class LeaseLost extends Error {}
+
+function fenceOf(d: DeliveryRow): Fence {
+  // Claimed rows always carry their lease (claimHeads sets it and returns the row).
+  return { attempts: d.attempts, leaseUntil: d.lease_until ?? -1 };
 }
 
 function sleep(ms: number): Promise<void> {

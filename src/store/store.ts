@@ -40,6 +40,12 @@ export interface AttendanceFilter {
   before?: { openedAt: number; id: string };
 }
 
+/** The claim an attempt runs under (DeliveryRow's values as claimHeads returned them). */
+export interface Fence {
+  attempts: number;
+  leaseUntil: number;
+}
+
 export class Queries {
   constructor(
     protected readonly db: Db,
@@ -275,16 +281,35 @@ export class Queries {
     return Number(res.numUpdatedRows) > 0;
   }
 
-  async markDone(id: number, now: number): Promise<void> {
-    await this.db.updateTable('deliveries').set({ state: 'done', lease_until: null, last_error: null, updated_at: now }).where('id', '=', id).execute();
+  /**
+   * The outcome of an attempt. With `fence` (the claim the attempt ran under), it is recorded only
+   * if that claim is still the delivery's latest: an attempt that outlived its lease while another
+   * worker or replica took the delivery over must not record it (nor commit the effects that go
+   * with it), or both attempts' consequences would apply. False when the fence no longer holds.
+   */
+  async markDone(id: number, now: number, fence?: Fence): Promise<boolean> {
+    return this.outcome(id, { state: 'done', last_error: null, updated_at: now }, fence);
   }
 
-  async markRetry(id: number, nextAt: number, error: string, now: number): Promise<void> {
-    await this.db.updateTable('deliveries').set({ next_at: nextAt, lease_until: null, last_error: error, updated_at: now }).where('id', '=', id).execute();
+  async markRetry(id: number, nextAt: number, error: string, now: number, fence?: Fence): Promise<boolean> {
+    return this.outcome(id, { next_at: nextAt, last_error: error, updated_at: now }, fence);
   }
 
-  async markDead(id: number, error: string, now: number): Promise<void> {
-    await this.db.updateTable('deliveries').set({ state: 'dead', lease_until: null, last_error: error, updated_at: now }).where('id', '=', id).execute();
+  async markDead(id: number, error: string, now: number, fence?: Fence): Promise<boolean> {
+    return this.outcome(id, { state: 'dead', last_error: error, updated_at: now }, fence);
+  }
+
+  private async outcome(
+    id: number,
+    set: { state?: 'done' | 'dead'; next_at?: number; last_error: string | null; updated_at: number },
+    fence: Fence | undefined,
+  ): Promise<boolean> {
+    let q = this.db.updateTable('deliveries').set({ ...set, lease_until: null }).where('id', '=', id);
+    // `attempts` grows with every claim, so it tells this claim from a later one even if both
+    // happened to ask for the same lease end.
+    if (fence) q = q.where('state', '=', 'pending').where('attempts', '=', fence.attempts).where('lease_until', '=', fence.leaseUntil);
+    const res = await q.executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
   }
 
   async listDeliveries(f: { state?: 'pending' | 'done' | 'dead'; bot?: string; lane?: Lane; limit: number; afterId?: number }): Promise<DeliveryRow[]> {

@@ -532,6 +532,25 @@ for (const engine of engines) {
         expect(await store.delivery(e)).toMatchObject({ state: 'done', attempts: 2, lease_until: null, last_error: null, updated_at: T0 + 3 });
       });
 
+      it('an outcome fenced by a claim is recorded only while that claim is the latest', async () => {
+        const d = await store.enqueue(delivery('a1'), T0);
+        const [first] = await store.claimHeads(T0, 1, T0 + 100);
+        const fence1 = { attempts: first!.attempts, leaseUntil: first!.lease_until! };
+        // The first attempt outlives its lease; another worker claims the delivery.
+        const [second] = await store.claimHeads(T0 + 101, 1, T0 + 300);
+        expect(second?.id).toBe(d);
+        const fence2 = { attempts: second!.attempts, leaseUntil: second!.lease_until! };
+        expect(await store.markDone(d, T0 + 150, fence1)).toBe(false);
+        expect(await store.markRetry(d, T0 + 400, 'late', T0 + 150, fence1)).toBe(false);
+        expect(await store.markDead(d, 'late', T0 + 150, fence1)).toBe(false);
+        expect(await store.delivery(d)).toMatchObject({ state: 'pending', attempts: 2, lease_until: T0 + 300, last_error: null });
+        expect(await store.markDone(d, T0 + 160, fence2)).toBe(true);
+        expect(await store.delivery(d)).toMatchObject({ state: 'done', lease_until: null, updated_at: T0 + 160 });
+        // Once recorded, the same claim cannot record another outcome.
+        expect(await store.markDead(d, 'again', T0 + 170, fence2)).toBe(false);
+        expect(await store.delivery(d)).toMatchObject({ state: 'done' });
+      });
+
       it('revive puts a dead delivery back with a fresh budget, due now; nothing else', async () => {
         const d = await store.enqueue(delivery('a1'), T0);
         const other = await store.enqueue(delivery('a2'), T0);
