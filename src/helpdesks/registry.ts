@@ -3,11 +3,20 @@
  */
 import type { AdapterDefinition } from './adapter.js';
 import { intercomAdapter } from './intercom/index.js';
+import { omnizeAdapter } from './omnize/index.js';
+import { serviceNowAdapter } from './servicenow/index.js';
 import { webhookAdapter } from './webhook/index.js';
 import { zendeskMessagingAdapter } from './zendesk/messaging.js';
 import { zendeskTicketsAdapter } from './zendesk/tickets.js';
 
-const ADAPTERS: readonly AdapterDefinition<any>[] = [webhookAdapter, intercomAdapter, zendeskMessagingAdapter, zendeskTicketsAdapter];
+const ADAPTERS: readonly AdapterDefinition<any>[] = [
+  webhookAdapter,
+  intercomAdapter,
+  zendeskMessagingAdapter,
+  zendeskTicketsAdapter,
+  serviceNowAdapter,
+  omnizeAdapter,
+];
 
 export function adapterDefinition(type: string): AdapterDefinition<unknown> | undefined {
   return ADAPTERS.find((a) => a.type === type);
