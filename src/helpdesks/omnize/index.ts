@@ -11,11 +11,11 @@ import { randomUUID } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Content, ContentType } from '../../core/content.js';
-import { DeliveryError } from '../../delivery/errors.js';
+import { DeliveryError, isRetryableStatus, parseRetryAfter } from '../../delivery/errors.js';
 import type { HttpResponse } from '../../delivery/http.js';
 import { safeEqual } from '../../http/auth.js';
 import { BridgeError } from '../../http/errors.js';
-import type { AdapterDefinition, HelpdeskAdapter, HelpdeskEvent, WebhookReceiver } from '../adapter.js';
+import type { AdapterDefinition, Customer, HelpdeskAdapter, HelpdeskEvent, TranscriptEntry, WebhookReceiver } from '../adapter.js';
 
 export const OmnizeConfig = Type.Object(
   {
@@ -87,20 +87,55 @@ function omnizeType(mimeType: string): 'image' | 'video' | 'audio' | 'file' {
   return top === 'image' || top === 'video' || top === 'audio' ? top : 'file';
 }
 
+function fileNameOf(url: string): string | undefined {
+  const last = url.split(/[?#]/)[0]!.split('/').pop() ?? '';
+  try {
+    return decodeURIComponent(last) || undefined;
+  } catch {
+    return last || undefined; // a stray % in the URL
+  }
+}
+
 function agentContent(m: { content?: string | null; type?: string | null; url?: string | null }): Content {
   const type = (m.type ?? 'text').toLowerCase();
   const text = m.content ?? '';
-  if (type === 'text' || !m.url) return { type: 'text', text: text || '(empty message)' };
+  // Only http(s) links become media; anything else stays readable text.
+  if (type === 'text' || !m.url || !/^https?:\/\//i.test(m.url)) return { type: 'text', text: [text, type !== 'text' ? m.url : ''].filter(Boolean).join('\n') || '(empty message)' };
   const mimeType = mimeOf(type, m.url);
-  const name = decodeURIComponent(m.url.split(/[?#]/)[0]!.split('/').pop() ?? '') || undefined;
+  const name = fileNameOf(m.url);
+  // Omnize's content of a file is often just its name: no caption then.
+  const caption = text && text !== name ? text : undefined;
   return {
     type: 'media',
     url: m.url,
     mimeType,
     ...(name ? { name } : {}),
-    ...(text ? { caption: text } : {}),
-    text: `📎 ${name ? `${name} ` : ''}(${mimeType}) ${m.url}${text ? `\n${text}` : ''}`,
+    ...(caption ? { caption } : {}),
+    text: `📎 ${name ? `${name} ` : ''}(${mimeType}) ${m.url}${caption ? `\n${caption}` : ''}`,
   };
+}
+
+/** interactions.md "Start interaction" `customer`: only what we know; CPF from the mapped contact extra. */
+export function omnizeCustomer(customer: Customer, cpfExtra: string | undefined): Record<string, string> {
+  const raw = cpfExtra ? customer.extras[cpfExtra]?.trim() : undefined;
+  // Omnize's example is digits only ("12345678900"); Blip extras often hold "123.456.789-00".
+  const cpf = raw && /^[\d.\-\s/]+$/.test(raw) ? raw.replace(/\D/g, '') : raw;
+  // WhatsApp originators are the phone number (`5511…@wa.gw.msging.net`) when Blip has no phone.
+  const phone = customer.phone ?? (customer.originator?.endsWith('@wa.gw.msging.net') ? customer.originator.split('@')[0] : undefined);
+  return {
+    ...(customer.name ? { name: customer.name } : {}),
+    ...(customer.email ? { email: customer.email } : {}),
+    ...(phone ? { phone } : {}),
+    ...(cpf ? { cpf } : {}),
+  };
+}
+
+export const TRANSCRIPT_HEADER = 'Conversation with the bot before the hand-off (sent by the bridge, not typed by the customer):';
+
+/** The transcript as one text message, for when Omnize cannot fetch it (no server.publicUrl). */
+export function transcriptMessage(transcript: readonly TranscriptEntry[]): string {
+  const lines = transcript.map((t) => `${t.at.slice(11, 16)} ${t.direction === 'customer' ? 'Customer' : 'Bot'}: ${t.content.text}`);
+  return [TRANSCRIPT_HEADER, ...lines].join('\n');
 }
 
 export const omnizeAdapter: AdapterDefinition<OmnizeConfig> = {
@@ -118,16 +153,17 @@ export const omnizeAdapter: AdapterDefinition<OmnizeConfig> = {
       const status = typeof payload === 'object' && payload && typeof payload.status === 'number' && payload.status >= 400 ? payload.status : res.status;
       if (status >= 200 && status < 300) return res;
       const detail = typeof payload === 'object' && payload ? (payload.message ?? '') : String(payload ?? '').slice(0, 300);
-      const retryable = status === 408 || status === 429 || status >= 500;
       // The token is in the URL of GETs: never in messages.
-      throw new DeliveryError(`Omnize ${method} ${path.split('?')[0]} answered ${status}: ${detail}`, retryable, undefined, status);
+      throw new DeliveryError(`Omnize ${method} ${path.split('?')[0]} answered ${status}: ${detail}`, isRetryableStatus(status), parseRetryAfter(res.headers['retry-after']), status);
     }
 
     const webhook: WebhookReceiver = {
       unmatched: 'reject',
       verify(_raw, _headers, query) {
-        const secret = query?.['secret'];
-        if (!secret) return { ok: false, reason: 'the trigger URL has no ?secret=' };
+        const secret: unknown = query?.['secret'];
+        if (secret === undefined || secret === '') return { ok: false, reason: 'the trigger URL has no ?secret=' };
+        // `?secret=a&secret=b` parses to an array: not ours.
+        if (typeof secret !== 'string') return { ok: false, reason: 'the trigger URL has more than one ?secret=' };
         return safeEqual(secret, config.webhookSecret) ? { ok: true } : { ok: false, reason: 'the ?secret= does not match' };
       },
       parse(body): HelpdeskEvent[] {
@@ -137,25 +173,34 @@ export const omnizeAdapter: AdapterDefinition<OmnizeConfig> = {
         }
         const hash = body.interaction_hash;
         const echoed = body.extra?.[EXTRA_KEY];
-        // An interaction we did not create, or whose extra does not name our attendance: the core
+        // The URL is account-wide: the account's other interactions (its web widget…) trigger it
+        // too. Without our id in `extra` it is none of ours, whatever its state: 404, nothing stored.
+        if (typeof echoed !== 'string' || echoed === '') throw new BridgeError('BRIDGE_ERR_UNKNOWN_ATTENDANCE', `interaction ${hash} was not started by this bridge (no extra.${EXTRA_KEY})`);
+        // An interaction we did not create, or whose extra names another attendance: the core
         // answers 404 and stores nothing.
-        const attendance = { key: hash, id: typeof echoed === 'string' ? echoed : '' };
+        const attendance = { key: hash, id: echoed };
         if (body.message) {
           const agent = body.agent ? { ...(body.agent.id != null ? { id: String(body.agent.id) } : {}), ...(body.agent.name ? { name: body.agent.name } : {}) } : undefined;
           return [{ kind: 'agent.message', eventId: `msg:${body.message.hash}`, attendance, message: { id: body.message.hash, content: agentContent(body.message), ...(agent ? { agent } : {}) } }];
         }
         switch (body.state) {
           case 'queued': {
-            const position = body.position !== undefined ? String(body.position) : '?';
             if (!config.messages.queued) return [{ kind: 'ignored', reason: 'queued (no messages.queued configured)' }];
-            return [{ kind: 'notice', eventId: `${hash}:queued:${position}`, attendance, text: config.messages.queued.replace(/\{position\}/g, position) }];
+            const position = body.position !== undefined && /^\d{1,9}$/.test(String(body.position)) ? String(Number(body.position)) : undefined;
+            // "number ? in line" helps nobody; a template without {position} is still worth saying.
+            if (position === undefined && /\{position\}/.test(config.messages.queued)) return [{ kind: 'ignored', reason: 'queued without a position' }];
+            // Once per position: 3, 2, 1 are three notices; a redelivered 3 is not.
+            return [{ kind: 'notice', eventId: `${hash}:queued:${position ?? ''}`, attendance, text: config.messages.queued.replace(/\{position\}/g, position ?? '') }];
           }
           case 'unavailable':
             if (!config.messages.unavailable) return [{ kind: 'ignored', reason: 'unavailable (no messages.unavailable configured)' }];
-            // Repeated "unavailable" within a minute is one notice.
-            return [{ kind: 'notice', eventId: `${hash}:unavailable:${Math.floor(Date.now() / 60_000)}`, attendance, text: config.messages.unavailable }];
+            // The payload carries no id: a redelivery cannot be told from a repeat, so the customer
+            // hears it once per interaction (a time window would let a redelivery across its edge through).
+            return [{ kind: 'notice', eventId: `${hash}:unavailable`, attendance, text: config.messages.unavailable }];
           case 'accepted': {
-            const events: HelpdeskEvent[] = [{ kind: 'agent.assigned', eventId: `${hash}:accepted`, attendance }];
+            // The documented payload names no agent; take one if Omnize sends it.
+            const agent = body.agent ? { ...(body.agent.id != null ? { id: String(body.agent.id) } : {}), ...(body.agent.name ? { name: body.agent.name } : {}) } : undefined;
+            const events: HelpdeskEvent[] = [{ kind: 'agent.assigned', eventId: `${hash}:accepted`, attendance, ...(agent ? { agent } : {}) }];
             if (config.messages.accepted) events.push({ kind: 'notice', eventId: `${hash}:accepted:notice`, attendance, text: config.messages.accepted.replace(/\{agent\}/g, body.agent?.name ?? 'an agent') });
             return events;
           }
@@ -177,35 +222,39 @@ export const omnizeAdapter: AdapterDefinition<OmnizeConfig> = {
       webhook,
 
       async check() {
+        // agent.md "Get Online Agents" lives under the same base URL as the interactions (the
+        // departments list is on another host path, /api/external), takes the token in the query and
+        // refuses a department that is not active: one call checks token, URL and department.
         try {
-          const res = await call('GET', '/departments');
-          const list = (res.body as { data?: Array<{ id?: number; name?: string }> } | undefined)?.data;
-          const dep = Array.isArray(list) ? list.find((d) => d.id === config.departmentId) : undefined;
-          if (Array.isArray(list) && !dep) return { ok: false, detail: `Omnize accepted the token, but department ${config.departmentId} is not among ${list.map((d) => d.id).join(', ')}` };
-          return { ok: true, detail: `Omnize accepted the token${dep?.name ? ` (department ${dep.name})` : ''}` };
+          const res = await call('GET', `/agents/online?department_id=${config.departmentId}`);
+          const count = (res.body as { count?: unknown } | undefined)?.count;
+          const online = typeof count === 'number' ? `; ${count} agent${count === 1 ? '' : 's'} online now` : '';
+          return { ok: true, detail: `Omnize accepted the token and department ${config.departmentId}${online}` };
         } catch (err) {
           return { ok: false, detail: (err as Error).message };
         }
       },
 
-      async open(attendance, customer) {
+      async open(attendance, customer, transcript) {
         const history = deps.transcriptUrl?.(attendance.id);
-        if (!history) deps.log.warn('server.publicUrl is not set: Omnize gets no external_history (bot transcript)');
-        const cpf = config.cpfExtra ? customer.extras[config.cpfExtra] : undefined;
+        if (!history) deps.log.warn({ attendance: attendance.id }, 'server.publicUrl is not set: Omnize gets no external_history; the bot transcript goes as a first message');
         const res = await call('POST', '/interactions', {
           media_type: config.mediaType,
           department_id: config.departmentId,
-          customer: {
-            ...(customer.name ? { name: customer.name } : {}),
-            ...(customer.email ? { email: customer.email } : {}),
-            ...(customer.phone ? { phone: customer.phone } : customer.originator?.endsWith('@wa.gw.msging.net') ? { phone: customer.originator.split('@')[0] } : {}),
-            ...(cpf ? { cpf } : {}),
-          },
+          customer: omnizeCustomer(customer, config.cpfExtra),
           extra: { [EXTRA_KEY]: attendance.id, bot: attendance.bot },
           ...(history ? { external_history: history } : {}),
         });
-        const hash = (res.body as { data?: { interaction_hash?: unknown } }).data?.interaction_hash;
+        const hash = (res.body as { data?: { interaction_hash?: unknown } } | undefined)?.data?.interaction_hash;
         if (typeof hash !== 'string' || !hash) throw new DeliveryError('Omnize created no interaction_hash', false);
+        if (!history && transcript.length > 0) {
+          // Best effort: the interaction exists, and failing open now would start a second one on retry.
+          try {
+            await call('POST', `/interactions/${encodeURIComponent(hash)}/messages`, { content: transcriptMessage(transcript), type: 'text' });
+          } catch (err) {
+            deps.log.warn({ attendance: attendance.id, err: (err as Error).message }, 'Omnize: the bot transcript could not be posted');
+          }
+        }
         return { key: hash };
       },
 
@@ -216,7 +265,8 @@ export const omnizeAdapter: AdapterDefinition<OmnizeConfig> = {
           // Omnize takes a URL (no upload API); Blip's links expire in about 30 minutes.
           await call('POST', path, { content: c.caption || c.name || c.text, type: omnizeType(c.mimeType), url: c.url });
         } else {
-          await call('POST', path, { content: c.text, type: 'text' });
+          // `content` is required and Omnize refuses an empty one (422): never lose the message for it.
+          await call('POST', path, { content: c.text.trim() === '' ? '(empty message)' : c.text, type: 'text' });
         }
         return {};
       },
