@@ -8,28 +8,33 @@
  * ServiceNow signs nothing it sends (configure-response-endpoint-auth-va-api.md): we require Basic
  * auth or a secret custom header on the webhook, compared in constant time.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { FormData } from 'undici';
-import type { Content, ContentType } from '../../core/content.js';
+import type { ContentType } from '../../core/content.js';
 import { fetchMedia } from '../../core/media.js';
-import { DeliveryError } from '../../delivery/errors.js';
-import { parseRetryAfter } from '../../delivery/errors.js';
+import { DeliveryError, parseRetryAfter } from '../../delivery/errors.js';
 import type { HttpResponse } from '../../delivery/http.js';
 import { safeEqual } from '../../http/auth.js';
 import { BridgeError } from '../../http/errors.js';
 import type { AdapterDefinition, Customer, HelpdeskAdapter, HelpdeskEvent, OutgoingMessage, WebhookReceiver } from '../adapter.js';
-import { htmlToText } from '../intercom/html.js';
+import { itemToContent } from './convert.js';
+
+export { itemToContent } from './convert.js';
+
+/** bot-api.md `message.attachment.contentType` "Valid values (not case-sensitive)". */
+export const DOCUMENTED_ATTACHMENT_TYPES = ['application/pdf', 'application/msword', 'image/png', 'image/jpeg', 'text/plain', 'video/mpeg'];
 
 export const ServiceNowConfig = Type.Object(
   {
     type: Type.Literal('servicenow'),
     instanceUrl: Type.String({ pattern: '^https?://', description: 'Your instance: https://{instance}.service-now.com' }),
     auth: Type.Union([Type.Literal('basic'), Type.Literal('oauth'), Type.Literal('token'), Type.Literal('hash')], {
-      description: "How we authenticate to the API: 'basic' (username/password), 'oauth' (a bearer token in `token`), 'token' (the static message-auth token, sent as the `token` header), 'hash' (x-b2b-signature: HMAC-SHA1 of the body with `secret`).",
+      description:
+        "How we authenticate to the API: 'basic' (username/password), 'oauth' (a bearer token in `token`), 'token' (the static message-auth token, sent as the `token` header), 'hash' (x-b2b-signature: HMAC-SHA1 of the body with `secret`). With 'token' or 'hash', username/password are sent as Basic too when given (ServiceNow takes message auth with or without Basic; the media upload needs Basic).",
     }),
-    username: Type.Optional(Type.String({ minLength: 1 })),
+    username: Type.Optional(Type.String({ minLength: 1, description: "Basic user ('basic'; optional with 'token'/'hash')." })),
     password: Type.Optional(Type.String({ minLength: 1 })),
     token: Type.Optional(Type.String({ minLength: 8, description: "OAuth access token ('oauth') or message-auth token ('token')." })),
     secret: Type.Optional(Type.String({ minLength: 8, description: "Message-auth hash secret ('hash')." })),
@@ -45,7 +50,16 @@ export const ServiceNowConfig = Type.Object(
     contextVariables: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Sent with the hand-off (AWA queue conditions), e.g. { live_agent_only: "true", b2b_category: "support" }.' }),
     contextFromExtras: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Context variables from the Blip contact: { <context variable>: <extras key> }.' }),
     handoffText: Type.String({ minLength: 1, default: 'The customer asked for a person.', description: 'The message of the AGENT request (shown to the agent first).' }),
-    uploadMedia: Type.Boolean({ default: false, description: "Re-upload customer files through /api/now/v1/cccif/media/upload (Blip's links expire in ~30 min). Needs Basic or OAuth auth." }),
+    uploadMedia: Type.Boolean({ default: false, description: "Re-upload customer files through /api/now/v1/cccif/media/upload (Blip's links expire in ~30 min). Needs Basic or OAuth credentials (message auth is not accepted there)." }),
+    attachmentTypes: Type.Array(Type.String({ minLength: 3 }), {
+      default: DOCUMENTED_ATTACHMENT_TYPES,
+      description: 'MIME types sent as message.attachment (default: the list bot-api.md documents); other files go as a text with their link.',
+    }),
+    virtualAgentMessages: Type.Union([Type.Literal('drop'), Type.Literal('forward')], {
+      default: 'drop',
+      description:
+        "What the Virtual Agent itself says during the hand-off (\"Please stand by…\", \"The conversation has ended… type hi\"): 'drop' keeps to the live agent's messages (agentInfo.sentFromAgent) and the bridge's own notices; 'forward' sends them to the customer too.",
+    }),
     updateMessages: Type.Boolean({ default: false, description: 'Tell the agent panel when a reply reached the customer or failed (UPDATE_MESSAGES; needs third_party_chat=true).' }),
     messages: Type.Object(
       { waiting: Type.Optional(Type.String({ minLength: 1, description: 'Told to the customer on a wait-time spinner; {waitTime} is replaced, e.g. "An agent will be with you in about {waitTime}."' })) },
@@ -61,11 +75,16 @@ export type ServiceNowConfig = Static<typeof ServiceNowConfig>;
 const CONTENTS: readonly ContentType[] = ['text', 'media', 'location', 'contact', 'reply', 'unsupported'];
 const PATH = '/api/sn_va_as_service/bot/integration';
 
-// The VA response body (bot-api.md, "Response body"); only what we read, unknown fields tolerated.
+/** Our attendance id in `clientVariables` ("sent back in the response"): the key when clientSessionId is not echoed. */
+const CLIENT_VARIABLE = 'bridgeAttendanceId';
+
+// The VA response body (bot-api.md, "VA response body parameters"); only what we read, unknown fields tolerated.
 const Item = Type.Record(Type.String(), Type.Unknown());
 const ResponseBody = Type.Object({
   requestId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  clientSessionId: Type.String({ minLength: 1 }),
+  clientSessionId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  clientVariables: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
+  status: Type.Optional(Type.String()),
   body: Type.Optional(Type.Array(Item, { maxItems: 500 })),
   agentChat: Type.Optional(Type.Union([Type.Boolean(), Type.String()])),
   completed: Type.Optional(Type.Union([Type.Boolean(), Type.String()])),
@@ -85,184 +104,192 @@ function basicOk(header: string | undefined, user: string, pass: string): boolea
   return safeEqual(Buffer.from(m[1]!, 'base64').toString('utf8'), `${user}:${pass}`);
 }
 
-/** One VA body item as what the customer should get; undefined for what is not for them. */
-export function itemToContent(item: Json): Content | undefined {
-  const ui = String(item['uiType'] ?? '');
-  switch (ui) {
-    case 'OutputText':
-    case 'InputText': {
-      const text = typeof item['value'] === 'string' ? item['value'] : typeof item['label'] === 'string' ? item['label'] : '';
-      return text ? { type: 'text', text } : undefined;
-    }
-    case 'OutputHtml': {
-      const text = htmlToText(typeof item['value'] === 'string' ? item['value'] : '');
-      return text ? { type: 'text', text } : undefined;
-    }
-    case 'OutputImage': {
-      const url = String(item['value'] ?? '');
-      if (!url) return undefined;
-      return { type: 'media', url, mimeType: 'image/jpeg', text: `📎 (image) ${url}` };
-    }
-    case 'OutputLink': {
-      const url = String((item['value'] as Json | undefined)?.['action'] ?? '');
-      const label = [item['header'], item['label']].filter((x) => typeof x === 'string' && x).join(' — ');
-      return url ? { type: 'text', text: label ? `${label}\n${url}` : url } : undefined;
-    }
-    case 'OutputCard': {
-      let data: Json = {};
-      try {
-        data = typeof item['data'] === 'string' ? (JSON.parse(item['data']) as Json) : ((item['data'] as Json) ?? {});
-      } catch {
-        data = {};
-      }
-      const text = [data['title'], data['subtitle'], data['description'], data['url'], data['image']].filter((x) => typeof x === 'string' && x).join('\n');
-      return { type: 'text', text: text || '(a card)' };
-    }
-    case 'Picker':
-    case 'Boolean':
-    case 'TopicPickerControl': {
-      const options = (Array.isArray(item['options']) ? (item['options'] as Json[]) : [])
-        .filter((o) => o['enabled'] !== false && typeof o['label'] === 'string' && o['label'])
-        .map((o) => ({ label: String(o['label']), ...(o['value'] !== undefined && o['value'] !== null ? { value: String(o['value']) } : {}) }));
-      const prompt = String(item['label'] ?? item['promptMsg'] ?? 'Choose an option');
-      if (!options.length) return { type: 'text', text: prompt };
-      return { type: 'choices', text: prompt, options: options.slice(0, 100) };
-    }
-    default:
-      return undefined;
-  }
-}
-
 export const serviceNowAdapter: AdapterDefinition<ServiceNowConfig> = {
   type: 'servicenow',
   configSchema: ServiceNowConfig,
   create(config, deps): HelpdeskAdapter {
     const base = config.instanceUrl.replace(/\/+$/, '');
+    const r = config.response;
+    const hasBasic = Boolean(config.username && config.password);
     const problem =
-      config.auth === 'basic' && !(config.username && config.password)
+      config.auth === 'basic' && !hasBasic
         ? "auth 'basic' needs username and password"
         : (config.auth === 'oauth' || config.auth === 'token') && !config.token
           ? `auth '${config.auth}' needs token`
           : config.auth === 'hash' && !config.secret
             ? "auth 'hash' needs secret"
-            : !config.response.password && !config.response.headerValue
-              ? 'response needs username + password, or header + headerValue (ServiceNow signs nothing)'
-              : undefined;
+            : config.uploadMedia && config.auth !== 'oauth' && !hasBasic
+              ? 'uploadMedia needs Basic (username + password) or OAuth: the media upload does not take message auth'
+              : Boolean(r.username) !== Boolean(r.password)
+                ? 'response.username and response.password go together'
+                : Boolean(r.header) !== Boolean(r.headerValue)
+                  ? 'response.header and response.headerValue go together'
+                  : !r.password && !r.headerValue
+                    ? 'response needs username + password, or header + headerValue (ServiceNow signs nothing)'
+                    : undefined;
+    const basicHeader = hasBasic ? `Basic ${Buffer.from(`${config.username}:${config.password}`).toString('base64')}` : undefined;
+    const attachmentTypes = new Set(config.attachmentTypes.map((t) => t.toLowerCase()));
+
+    /** Basic or OAuth: what the REST layer (and the media upload) takes. */
+    function restAuth(): Record<string, string> {
+      if (config.auth === 'oauth') return { authorization: `Bearer ${config.token}` };
+      return basicHeader ? { authorization: basicHeader } : {};
+    }
 
     function authHeaders(body: string): Record<string, string> {
       switch (config.auth) {
         case 'basic':
-          return { authorization: `Basic ${Buffer.from(`${config.username}:${config.password}`).toString('base64')}` };
         case 'oauth':
-          return { authorization: `Bearer ${config.token}` };
+          return restAuth();
         case 'token':
-          return { token: config.token ?? '' };
+          return { ...restAuth(), token: config.token ?? '' };
         case 'hash':
-          // bot-api.md: HmacSHA1 hex of the payload with the message-auth secret.
-          return { 'x-b2b-signature': createHmac('sha1', config.secret ?? '').update(body).digest('hex') };
+          // set-up-message-auth-va-api.md: HmacSHA1 hex of JSON.stringify(JSON.parse(payload)); our
+          // body is JSON.stringify output, so the bytes we sign are the normalised form.
+          return { ...restAuth(), 'x-b2b-signature': createHmac('sha1', config.secret ?? '').update(body, 'utf8').digest('hex') };
       }
     }
 
+    /** A 429 waits Retry-After, else X-RateLimit-Reset (epoch seconds); 5xx and 408 retry; 400/401/405 and a failure status are permanent. */
+    function failure(what: string, res: HttpResponse): DeliveryError {
+      const b = res.body as { status?: string; error?: { message?: string; detail?: string } } | undefined;
+      const detail = b?.error ? `${b.error.message ?? ''} ${b.error.detail ?? ''}`.trim() : typeof res.body === 'string' ? res.body.slice(0, 300) : '';
+      const status = res.status >= 300 ? res.status : 400;
+      const reset = res.headers['x-ratelimit-reset'];
+      const retryAfterMs =
+        parseRetryAfter(res.headers['retry-after']) ?? (res.status === 429 && typeof reset === 'string' && /^\d+$/.test(reset) ? Math.max(0, Number(reset) * 1000 - Date.now()) : undefined);
+      return new DeliveryError(`ServiceNow ${what} answered ${res.status}${b?.status === 'failure' ? ' (failure)' : ''}: ${detail}`, res.status === 429 || res.status >= 500 || res.status === 408, retryAfterMs, status);
+    }
+
+    /** One call of the integration endpoint; `requestId` is the request's idempotency key, stable across retries. */
     async function send(request: Json): Promise<HttpResponse> {
       if (problem) throw new DeliveryError(`servicenow: ${problem}`, false);
       const body = JSON.stringify({ timestamp: Date.now(), timezone: config.timezone, ...request });
       const res = await deps.http.request({ method: 'POST', url: `${base}${PATH}`, headers: { 'content-type': 'application/json', accept: 'application/json', ...authHeaders(body) }, body, timeoutMs: config.timeoutMs });
-      const b = res.body as { status?: string; error?: { message?: string; detail?: string } } | undefined;
+      const b = res.body as { status?: string } | undefined;
+      // "status: failure" in a 200 is a failure all the same (bot-api.md "Response body parameters").
       if (res.status >= 200 && res.status < 300 && b?.status !== 'failure') return res;
-      const detail = b?.error ? `${b.error.message ?? ''} ${b.error.detail ?? ''}`.trim() : typeof res.body === 'string' ? res.body.slice(0, 300) : '';
-      const status = res.status >= 300 ? res.status : 400;
-      // 429 waits Retry-After (or X-RateLimit-Reset); 5xx retried; 400/401/405 and a failure status are permanent.
-      const reset = res.headers['x-ratelimit-reset'];
-      const retryAfterMs = parseRetryAfter(res.headers['retry-after']) ?? (res.status === 429 && typeof reset === 'string' && /^\d+$/.test(reset) ? Math.max(0, Number(reset) * 1000 - Date.now()) : undefined);
-      throw new DeliveryError(`ServiceNow ${request['action'] ?? 'message'} answered ${res.status}${b?.status === 'failure' ? ' (failure)' : ''}: ${detail}`, res.status === 429 || res.status >= 500 || res.status === 408, retryAfterMs, status);
+      throw failure(String(request['action'] ?? 'message'), res);
     }
 
-    function userId(customer: Pick<Customer, 'id'>): string {
-      return customer.id;
+    const userOf = (ref: { data?: Record<string, unknown> }) => String(ref.data?.['userId'] ?? '');
+    const session = (attendanceId: string) => ({ clientSessionId: attendanceId, clientVariables: { [CLIENT_VARIABLE]: attendanceId } });
+
+    /** cccif-api.md: multipart `user_id` + `file` → 201 `{result: {mediaUrl, …}}`. */
+    async function upload(url: string, mimeType: string, name: string, user: string): Promise<string> {
+      const file = await fetchMedia(url, deps.media);
+      const form = new FormData();
+      form.append('user_id', user);
+      form.append('file', new Blob([new Uint8Array(file.bytes)], { type: mimeType || file.contentType }), name);
+      const res = await deps.http.request({ method: 'POST', url: `${base}/api/now/v1/cccif/media/upload`, headers: { ...restAuth(), accept: 'application/json' }, body: form, timeoutMs: config.timeoutMs });
+      if (res.status < 200 || res.status >= 300) throw failure('media upload', res);
+      const mediaUrl = (res.body as Json | undefined)?.['result']?.['mediaUrl'];
+      if (typeof mediaUrl !== 'string' || !mediaUrl) throw new DeliveryError('ServiceNow media upload answered without result.mediaUrl', false);
+      return mediaUrl;
     }
 
-    async function attachment(m: OutgoingMessage, user: string): Promise<Json[] | undefined> {
+    /** The `message` of a customer's message: text, or a documented file type as message.attachment[]. */
+    async function messageOf(m: OutgoingMessage, user: string): Promise<Json> {
       const c = m.content;
-      if (c.type !== 'media') return undefined;
-      let url = c.url;
-      if (config.uploadMedia) {
-        const file = await fetchMedia(c.url, deps.media);
-        const form = new FormData();
-        form.append('user_id', user);
-        form.append('file', new Blob([new Uint8Array(file.bytes)], { type: c.mimeType || file.contentType }), c.name ?? 'file');
-        const res = await deps.http.request({ method: 'POST', url: `${base}/api/now/v1/cccif/media/upload`, headers: { ...authHeaders(''), accept: 'application/json' }, body: form, timeoutMs: config.timeoutMs });
-        if (res.status < 200 || res.status >= 300) throw new DeliveryError(`ServiceNow media upload answered ${res.status}`, res.status === 429 || res.status >= 500);
-        url = String((res.body as Json)['result']['mediaUrl']);
+      if (c.type !== 'media' || !attachmentTypes.has(c.mimeType.toLowerCase())) {
+        // Anything ServiceNow does not take as an attachment goes as its readable text (with the link).
+        return { text: c.text, typed: true, clientMessageId: m.id };
       }
-      return [{ clientAttachmentId: m.id, contentType: c.mimeType, fileName: c.name ?? 'file', url }];
+      const name = c.name ?? fileName(c.url, c.mimeType);
+      const url = config.uploadMedia ? await upload(c.url, c.mimeType, name, user) : c.url;
+      return {
+        ...(c.caption ? { text: c.caption } : {}),
+        typed: true,
+        clientMessageId: m.id,
+        attachment: [{ clientAttachmentId: m.id, contentType: c.mimeType, fileName: name, url }],
+      };
     }
 
     const webhook: WebhookReceiver = {
       unmatched: 'ignore', // a response for a conversation we no longer know is acknowledged, not retried
       verify(_raw, headers) {
-        const r = config.response;
         const h = (n: string) => {
           const v = headers[n.toLowerCase()];
           return Array.isArray(v) ? v[0] : v;
         };
-        if (r.username && r.password && basicOk(h('authorization'), r.username, r.password)) return { ok: true };
+        // Every scheme configured must match (fails closed; no scheme configured matches nothing).
+        const checks: boolean[] = [];
+        if (r.username && r.password) checks.push(basicOk(h('authorization'), r.username, r.password));
         if (r.header && r.headerValue) {
           const v = h(r.header);
-          if (v && safeEqual(v, r.headerValue)) return { ok: true };
+          checks.push(v !== undefined && safeEqual(v, r.headerValue));
         }
-        return { ok: false, reason: 'neither the configured Basic auth nor the secret header matches' };
+        if (checks.length > 0 && checks.every(Boolean)) return { ok: true };
+        return { ok: false, reason: 'the configured Basic auth or secret header of the response endpoint does not match' };
       },
       parse(body): HelpdeskEvent[] {
         if (!checkBody.Check(body)) {
           const first = checkBody.Errors(body).First();
           throw new BridgeError('BRIDGE_ERR_INVALID_EVENT', `${first?.path || '/'}: ${first?.message ?? 'not a VA response body'}`);
         }
-        const attendance = { key: body.clientSessionId };
+        // SEND_HISTORY (and our check) is answered on the response endpoint with {"status": "success"}.
+        if (body.body === undefined && body.status !== undefined) return [{ kind: 'ignored', reason: `call status ${body.status}` }];
+        const echoed = body.clientVariables?.[CLIENT_VARIABLE];
+        const key = body.clientSessionId || (typeof echoed === 'string' ? echoed : '');
+        // Without third_party_chat ServiceNow does not keep our clientSessionId for agent messages.
+        if (!key) return [{ kind: 'ignored', reason: 'no clientSessionId (is third_party_chat true on the provider application?)' }];
+        const attendance = { key };
         const events: HelpdeskEvent[] = [];
         // No event id in the payload: a redelivered body is recognised by its bytes, item by item
         // (an agent's messageId when ServiceNow gives one).
         const id = (item: Json, i: number) =>
-          typeof item['messageId'] === 'string' && item['messageId'] ? `snm:${item['messageId']}` : `sn:${createHash('sha256').update(`${body.clientSessionId}|${body.requestId ?? ''}|${i}|${JSON.stringify(item)}`).digest('base64url')}`;
+          typeof item['messageId'] === 'string' && item['messageId']
+            ? `snm:${item['messageId']}`
+            : `sn:${createHash('sha256').update(`${key}|${body.requestId ?? ''}|${i}|${JSON.stringify(item)}`).digest('base64url')}`;
         let ended = false;
+        let dropped = 0;
         (body.body ?? []).forEach((item, i) => {
           if (item['uiType'] === 'ActionMsg') {
             const action = String(item['actionType'] ?? '');
             if (/^StartTypingIndicator/.test(action)) events.push({ kind: 'agent.typing', eventId: `${id(item, i)}:${Date.now()}`, attendance, state: 'typing' });
             else if (/^EndTypingIndicator/.test(action)) events.push({ kind: 'agent.typing', eventId: `${id(item, i)}:${Date.now()}`, attendance, state: 'paused' });
-            else if (action === 'StartSpinner' && item['spinnerType'] === 'wait_time' && config.messages.waiting) {
+            else if (/^StartSpinner/.test(action) && item['spinnerType'] === 'wait_time' && config.messages.waiting) {
               events.push({ kind: 'notice', eventId: id(item, i), attendance, text: config.messages.waiting.replace(/\{waitTime\}/g, String(item['waitTime'] ?? 'a moment')) });
-            } else if (action === 'SwitchToLiveAgent') {
+            } else if (/^SwitchToLiveAgent/.test(action)) {
               const a = (item['agentInfo'] ?? {}) as Json;
-              events.push({ kind: 'agent.assigned', eventId: id(item, i), attendance, ...(typeof a['agentName'] === 'string' ? { agent: { name: a['agentName'], ...(a['agentId'] ? { id: String(a['agentId']) } : {}) } } : {}) });
-            } else if (action === 'SwitchToVirtualAgent' || (action === 'System' && /clos|ended|timed out/i.test(String(item['message'] ?? '')))) {
+              const agent = { ...(a['agentId'] ? { id: String(a['agentId']) } : {}), ...(typeof a['agentName'] === 'string' ? { name: a['agentName'] } : {}) };
+              events.push({ kind: 'agent.assigned', eventId: id(item, i), attendance, ...(Object.keys(agent).length ? { agent } : {}) });
+            } else if (/^SwitchToVirtualAgent/.test(action) || (/^System/.test(action) && /clos|ended|timed out/i.test(String(item['message'] ?? '')))) {
               ended = true;
             }
             return;
           }
+          const a = (item['agentInfo'] ?? {}) as Json;
+          // default-rich-controls-va-cccif.md: "If the rich control is sent from a live agent, then the agentInfo attribute is added".
+          if (a['sentFromAgent'] !== true && config.virtualAgentMessages === 'drop') {
+            dropped++;
+            return;
+          }
           const content = itemToContent(item);
           if (!content) return;
-          const a = (item['agentInfo'] ?? {}) as Json;
           const agent = { ...(a['agentId'] ? { id: String(a['agentId']) } : {}), ...(typeof a['agentName'] === 'string' ? { name: a['agentName'] } : {}) };
           const eventId = id(item, i);
-          events.push({ kind: 'agent.message', eventId, attendance, message: { id: eventId, content, agent } });
+          events.push({ kind: 'agent.message', eventId, attendance, message: { id: eventId, content, ...(Object.keys(agent).length ? { agent } : {}) } });
         });
         if (ended || truthy(body.completed) || truthy(body.takeControl)) {
-          events.push({ kind: 'attendance.ended', eventId: `sn-end:${body.clientSessionId}`, attendance, reason: truthy(body.takeControl) ? 'handed back to the bot' : 'closed in ServiceNow' });
+          events.push({ kind: 'attendance.ended', eventId: `sn-end:${key}`, attendance, reason: truthy(body.takeControl) ? 'handed back to the bot' : 'closed in ServiceNow' });
         }
-        return events.length ? events : [{ kind: 'ignored', reason: 'nothing for the customer' }];
+        if (events.length) return events;
+        return [{ kind: 'ignored', reason: dropped ? `${dropped} Virtual Agent item(s) not forwarded (virtualAgentMessages: drop)` : 'nothing for the customer' }];
       },
     };
 
     return {
       type: 'servicenow',
-      capabilities: { contents: CONTENTS, typing: true },
+      // Inbound REST rate limits count per user: the one integration user of every lane.
+      capabilities: { contents: CONTENTS, typing: true, accountRateLimit: true },
       webhook,
 
       async check() {
         if (problem) return { ok: false, detail: `servicenow: ${problem}` };
         try {
           // SEND_HISTORY with nothing in it is harmless and answers the call status.
-          await send({ requestId: `check-${Date.now()}`, action: 'SEND_HISTORY', userId: 'blip-helpdesk-bridge-check', clientSessionId: 'check', message: { text: '', typed: true }, history: [] });
+          await send({ requestId: `check-${randomUUID()}`, action: 'SEND_HISTORY', userId: 'blip-helpdesk-bridge-check', clientSessionId: 'check', history: [] });
           return { ok: true, detail: `ServiceNow accepted the credentials at ${base}` };
         } catch (err) {
           return { ok: false, detail: (err as Error).message };
@@ -275,39 +302,37 @@ export const serviceNowAdapter: AdapterDefinition<ServiceNowConfig> = {
           const v = customer.extras[extra];
           if (v !== undefined) context[variable] = v;
         }
+        const user = userId(customer);
         await send({
           requestId: `open-${attendance.id}`,
           action: 'AGENT',
-          clientSessionId: attendance.id,
-          userId: userId(customer),
+          ...session(attendance.id),
+          userId: user,
           ...(customer.email ? { emailId: customer.email } : {}),
           message: { text: config.handoffText, typed: true, clientMessageId: `open-${attendance.id}` },
           contextVariables: context,
           history: transcript.map((t) => ({
             displayName: t.direction === 'bot' ? 'Bot' : (customer.name ?? 'Customer'),
             isBotMessage: t.direction === 'bot',
+            // "13-digit Unix timestamp", a string.
             timestamp: String(Date.parse(t.at)),
             type: 'text',
             value: t.content.text,
           })),
         });
-        return { key: attendance.id, data: { userId: userId(customer) } };
+        return { key: attendance.id, data: { userId: user } };
       },
 
       async deliver(ref, _attendance, message) {
-        const user = String((ref.data as Json | undefined)?.['userId'] ?? '');
-        const files = await attachment(message, user);
-        const c = message.content;
-        const text = c.type === 'media' ? (c.caption ?? c.name ?? '') : c.text;
+        const user = userOf(ref);
         // Our message id is the requestId: a retried delivery is the same request to ServiceNow.
-        await send({ requestId: message.id, clientSessionId: ref.key, userId: user, message: { text, typed: true, clientMessageId: message.id, ...(files ? { attachment: files } : {}) } });
+        await send({ requestId: message.id, ...session(ref.key), userId: user, message: await messageOf(message, user) });
         return { vendorMessageId: message.id };
       },
 
       async signal(ref, _attendance, state, ctx) {
-        const user = String((ref.data as Json | undefined)?.['userId'] ?? '');
         // bot-api.md: "First send TYPING and then after the user finishes typing, send VIEWING".
-        await send({ requestId: `typing-${ctx.deliveryId}`, action: state === 'typing' ? 'TYPING' : 'VIEWING', clientSessionId: ref.key, userId: user, message: { text: '', typed: true } });
+        await send({ requestId: `${state}-${ref.key}-${ctx.deliveryId}`, action: state === 'typing' ? 'TYPING' : 'VIEWING', ...session(ref.key), userId: userOf(ref) });
       },
 
       ...(config.updateMessages
@@ -315,13 +340,14 @@ export const serviceNowAdapter: AdapterDefinition<ServiceNowConfig> = {
             async messageStatus(ref: { key: string; data?: Record<string, unknown> }, _attendance: unknown, sourceId: string, status: 'sent' | 'failed', ctx: { deliveryId: number }) {
               // Only agent messages ServiceNow named (messageId) can be reported back.
               if (!sourceId.startsWith('snm:')) return;
-              const user = String(ref.data?.['userId'] ?? '');
+              // bot-api.md "Update the message on the agent chat panel": `message` is a list of {status, id}.
+              // No text: a text would replace the message on the agent panel ("Updated").
               await send({
-                requestId: `status-${ctx.deliveryId}`,
+                requestId: `status-${ref.key}-${ctx.deliveryId}`,
                 action: 'UPDATE_MESSAGES',
-                clientSessionId: ref.key,
-                userId: user,
-                message: { text: '', typed: true, id: sourceId.slice(4), status: status === 'sent' ? 'sent_to_user' : 'external_error' },
+                ...session(ref.key),
+                userId: userOf(ref),
+                message: [{ status: status === 'sent' ? 'sent_to_user' : 'external_error', id: sourceId.slice(4) }],
               });
             },
           }
@@ -329,9 +355,27 @@ export const serviceNowAdapter: AdapterDefinition<ServiceNowConfig> = {
 
       async close(ref, _attendance, reason) {
         if (reason === 'agent') return; // ServiceNow ended it
-        const user = String((ref.data as Json | undefined)?.['userId'] ?? '');
-        await send({ requestId: `end-${ref.key}`, action: 'END_CONVERSATION', clientSessionId: ref.key, userId: user, message: { text: '', typed: true } });
+        // "The message.text parameter should be empty when using this action."
+        await send({ requestId: `end-${ref.key}`, action: 'END_CONVERSATION', ...session(ref.key), userId: userOf(ref), message: { text: '', typed: true } });
       },
     };
   },
 };
+
+/** The end user's stable id: the Blip originator (or the tunnel address), as the Customer gives it. */
+function userId(customer: Pick<Customer, 'id'>): string {
+  return customer.id;
+}
+
+const EXTENSIONS: Record<string, string> = { 'application/pdf': 'pdf', 'application/msword': 'doc', 'image/png': 'png', 'image/jpeg': 'jpg', 'text/plain': 'txt', 'video/mpeg': 'mpeg' };
+
+/** `fileName` is required: the URL's last segment, else `file.<ext>`. */
+function fileName(url: string, mimeType: string): string {
+  try {
+    const last = decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
+    if (/\.[A-Za-z0-9]{1,5}$/.test(last)) return last;
+  } catch {
+    // not a URL: fall through
+  }
+  return `file.${EXTENSIONS[mimeType.toLowerCase()] ?? 'bin'}`;
+}
