@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { Queries, Store, type Engine } from './store.js';
@@ -93,6 +93,10 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
+const SAVEPOINT = CompiledQuery.raw('savepoint grp');
+const RELEASE = CompiledQuery.raw('release grp');
+const ROLLBACK_TO = CompiledQuery.raw('rollback to grp');
+
 /** Transactions committed together at most; bounds how long one group holds the connection. */
 const MAX_GROUP = 64;
 
@@ -150,14 +154,14 @@ class GroupCommitStore extends Store {
       await this.kysely.transaction().execute(async (trx) => {
         const q = new Queries(trx, this.engine);
         for (const p of group) {
-          await sql`savepoint grp`.execute(trx);
+          await trx.executeQuery(SAVEPOINT);
           try {
             const value = await p.fn(q);
-            await sql`release grp`.execute(trx);
+            await trx.executeQuery(RELEASE);
             applied.push({ p, value });
           } catch (err) {
-            await sql`rollback to grp`.execute(trx);
-            await sql`release grp`.execute(trx);
+            await trx.executeQuery(ROLLBACK_TO);
+            await trx.executeQuery(RELEASE);
             p.reject(err);
           }
         }
