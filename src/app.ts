@@ -124,7 +124,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       req.log.error({ err }, 'unexpected error');
       e = new BridgeError('BRIDGE_ERR_INTERNAL');
     }
-    if (e.status >= 400 && e.status < 500) req.log.info({ code: e.code, detail: e.detail, url: req.url }, 'request rejected');
+    // The path only: some vendors' webhook URLs carry a secret in the query string (Omnize).
+    if (e.status >= 400 && e.status < 500) req.log.info({ code: e.code, detail: e.detail, url: req.url.split('?')[0] }, 'request rejected');
     if (e.code === 'BRIDGE_ERR_INTERNAL') void reply.header('retry-after', '5');
     return reply.code(e.status).send(e.toJSON());
   });
