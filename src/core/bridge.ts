@@ -153,6 +153,13 @@ export class Bridge implements Executor {
         let att = 'key' in m ? await q.attendanceByHelpdeskKey(botId, m.key) : await q.attendance(m.id);
         // A vendor that echoes our id back (Omnize's `extra`) must name the same attendance.
         if (att && 'key' in m && m.id !== undefined && m.id !== att.id) att = undefined;
+        // Such a vendor may send events while the hand-off is still in flight, before we have stored
+        // its key (Omnize queues the interaction as it creates it): then our echoed id alone names
+        // the attendance, but only one still opening, which has no key to contradict it.
+        if (!att && 'key' in m && m.id !== undefined) {
+          const opening = await q.attendance(m.id);
+          if (opening && opening.state === 'opening' && opening.helpdesk_key === null) att = opening;
+        }
         if (!att || att.bot_id !== botId) {
           if (unmatched === 'reject') throw new BridgeError('BRIDGE_ERR_UNKNOWN_ATTENDANCE', `no attendance ${JSON.stringify(ev.attendance)}`);
           res.ignored.push(`unknown attendance ${JSON.stringify(ev.attendance)}`);

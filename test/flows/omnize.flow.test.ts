@@ -96,3 +96,37 @@ describe('omnize flows', () => {
     await until(() => fixture.driver.customerTexts(opened.key).length === 1, 5_000, 'one customer message');
   });
 });
+
+describe('omnize: triggers during the hand-off', () => {
+  let w: FlowWorld | undefined;
+  afterEach(async () => {
+    await w?.stop();
+    w = undefined;
+  });
+
+  it('a trigger that arrives before the bridge stored the interaction_hash is matched by the echoed attendance id', async () => {
+    const fixture = omnizeFixture({ helpdesk: { messages: { queued: QUEUED } } }) as OmnizeFixture;
+    w = await startWorld(fixture);
+    // Omnize has created the interaction but its answer has not been recorded yet: the hand-off
+    // keeps failing here, so the attendance stays `opening`, with no hash stored.
+    fixture.sim.setDown(true, 503);
+    const customer = '5511987650109@wa.gw.msging.net';
+    w.blip.addCustomer({ originator: customer, name: 'Rui' });
+    await w.blip.customerSays(customer, IDENTIFIER, { type: 'text/plain', content: 'a person, please' });
+    const list = await until(async () => {
+      const r = await w!.admin('GET', '/admin/attendances');
+      return r.body.attendances?.length ? r.body.attendances : undefined;
+    }, 10_000);
+    const attendance = list[0] as { id: string; state: string };
+    expect(attendance.state).toBe('opening');
+    const post = (body: unknown) =>
+      fetch(fixture.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.status);
+    // Another attendance's id, or none: still not ours.
+    expect(await post({ interaction_hash: 'not-stored-yet', state: 'queued', position: 4, extra: { bridgeAttendanceId: '00000000-0000-4000-8000-000000000000' } })).toBe(404);
+    expect(await post({ interaction_hash: 'not-stored-yet', state: 'queued', position: 4, extra: { bridgeAttendanceId: attendance.id } })).toBeLessThan(300);
+    await w.blip.waitFor((r) => r.body?.content === 'You are number 4 in line.', 10_000);
+    expect(textsTo(customer)).toEqual(['You are number 4 in line.']);
+  });
+
+  const textsTo = (customer: string) => w!.blip.messagesTo(customer).map((r) => r.body.content).filter((c): c is string => typeof c === 'string');
+});
