@@ -829,6 +829,37 @@ describe('through the bridge (Blip simulator → bridge → Zendesk simulator an
   });
 });
 
+describe('through the bridge: a 429 storm from Sunshine Conversations', () => {
+  let w: FlowWorld;
+  let f: ZendeskFixture;
+  afterEach(async () => {
+    for (const c of f.sim.calls) checkCall(c);
+    await w.stop();
+  });
+
+  it('is survived: every customer message reaches the agent once, in order, and every reply the customer', async () => {
+    f = zendeskMessagingFixture();
+    w = await startWorld(f, { delivery: { maxAttempts: 40 } });
+    const customer = '5511987651009@wa.gw.msging.net';
+    w.blip.addCustomer({ originator: customer });
+    await w.blip.customerSays(customer, IDENTIFIER, { type: 'text/plain', content: 'm0' });
+    const { key } = await f.driver.waitOpened(customer);
+    await until(() => f.driver.customerTexts(key).includes('m0'), 10_000, 'the first message');
+    // SunCo's limits are the app's: while it answers 429 (with and without Retry-After), posts and
+    // the retry's look-ups both fail.
+    f.sim.failNext('sc:PostMessage', { status: 429, count: 10 });
+    f.sim.failNext('sc:PostMessage', { status: 429, count: 2, retryAfter: 1 });
+    f.sim.failNext('sc:ListMessages', { status: 429, count: 3 });
+    const texts = Array.from({ length: 10 }, (_, i) => `m${i + 1}`);
+    for (const t of texts) await w.blip.customerSays(customer, IDENTIFIER, { type: 'text/plain', content: t });
+    await until(() => f.driver.customerTexts(key).length >= texts.length + 1, 25_000, 'every message after the storm');
+    expect(f.driver.customerTexts(key)).toEqual(['m0', ...texts]);
+    expect(f.sim.calls.filter((c) => c.status === 429).length).toBe(15);
+    await f.driver.reply(key, 'depois da tempestade');
+    await w.blip.waitFor((r) => r.body?.content === 'depois da tempestade', 10_000);
+  }, 40_000);
+});
+
 describe('through the bridge, when the account hands back with releaseControl', () => {
   it('the ticket closing (releaseControl, reason ticketClosed) redirects the customer', async () => {
     const f = zendeskMessagingFixture({ sunco: { handback: 'releaseControl' } });
