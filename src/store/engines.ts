@@ -2,12 +2,13 @@
  * Makes a Store from `store.url`: `sqlite:<path>`, the embedded single-process default, or
  * `postgres://…` / `postgresql://…`, one database shared by any number of replicas (DESIGN §3).
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type PostgresPool, type PostgresPoolClient, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { Queries, Store, type Engine } from './store.js';
@@ -212,8 +213,48 @@ function openPostgres(url: string): Store {
   // An idle connection that drops (server restart, network) must not crash the process: the pool
   // discards it, and the next query reports the failure where it happens (worker, /readyz).
   pool.on('error', () => {});
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparing(pool) }) });
   return new Store(kysely, 'postgres');
+}
+
+/**
+ * Every statement as a named prepared statement, which pg prepares once per connection and then
+ * only binds and executes: unnamed, PostgreSQL parsed and planned each of the ~30 statements a
+ * message costs every time, most of its CPU (bench/). Our SQL comes in a bounded set of shapes
+ * (values are always parameters), so the set of names per connection stays small.
+ */
+function preparing(pool: pg.Pool): PostgresPool {
+  const names = new Map<string, string>();
+  const stale = new Set<string>();
+  const nameOf = (text: string): string => {
+    let name = names.get(text);
+    if (name === undefined) {
+      name = `b${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+      if (names.size < 10_000) names.set(text, name);
+    }
+    return name;
+  };
+  return {
+    async connect() {
+      const client = await pool.connect();
+      return {
+        query(sqlOrCursor: any, parameters?: ReadonlyArray<unknown>): any {
+          // Cursors (streamed selects) and statements without parameters (BEGIN, COMMIT) go as they are.
+          if (typeof sqlOrCursor !== 'string' || !parameters?.length || stale.has(sqlOrCursor)) return client.query(sqlOrCursor, parameters as unknown[]);
+          const text = sqlOrCursor;
+          return client.query({ name: nameOf(text), text, values: parameters as unknown[] }).catch((err: { code?: string; message?: string }) => {
+            // A migration by a newer replica changed a table under a prepared `select *` (a rolling
+            // upgrade): PostgreSQL refuses to run it again. That transaction fails (it is retried by
+            // whoever asked); from now on this statement goes unprepared in this process.
+            if (err.code === '0A000' && err.message?.includes('cached plan')) stale.add(text);
+            throw err;
+          });
+        },
+        release: (destroy?: boolean) => client.release(destroy),
+      } as PostgresPoolClient;
+    },
+    end: () => pool.end(),
+  };
 }
 
 /** `pool_size` is ours, not libpq's: taken out of the URL before pg sees it. */

@@ -112,8 +112,8 @@ for (const engine of engines) {
         const fresh = await engine.open();
         try {
           expect(fresh.store.engine).toBe(engine.name);
-          expect(await fresh.store.pendingMigrations()).toEqual(['0001_initial', '0002_attendance_transcript']);
-          expect(await fresh.store.migrate()).toEqual(['0001_initial', '0002_attendance_transcript']);
+          expect(await fresh.store.pendingMigrations()).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries']);
+          expect(await fresh.store.migrate()).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries']);
           expect(await fresh.store.pendingMigrations()).toEqual([]);
           expect(await fresh.store.migrate()).toEqual([]);
           expect(await fresh.store.pendingMigrations()).toEqual([]);

@@ -96,10 +96,10 @@ describe.skipIf(!pg.ok)(title, () => {
       const r = await replicas(8);
       try {
         const applied = await Promise.all(r.stores.map((s) => s.migrate()));
-        expect(applied.flat()).toEqual(['0001_initial', '0002_attendance_transcript']);
+        expect(applied.flat()).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries']);
         for (const s of r.stores) expect(await s.pendingMigrations()).toEqual([]);
         const recorded = await sql<{ name: string }>`select name from kysely_migration`.execute(r.stores[0]!.kysely);
-        expect(recorded.rows.map((x) => x.name)).toEqual(['0001_initial', '0002_attendance_transcript']);
+        expect(recorded.rows.map((x) => x.name)).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries']);
         // Every replica sees the whole schema.
         await Promise.all(r.stores.map((s) => s.listDeliveries({ limit: 1 })));
       } finally {
@@ -225,4 +225,24 @@ describe.skipIf(!pg.ok)(title, () => {
       await r.db.drop();
     }
   }, 40_000);
+
+  it('a table changed under a prepared statement (a newer replica migrated) fails one transaction, then the statement runs unprepared', async () => {
+    const db = await createTestDatabase();
+    // One connection, so the second call meets the statement the first one prepared.
+    const store = await openStore(`${db.url}${db.url.includes('?') ? '&' : '?'}pool_size=1`);
+    const other = await openStore(db.url);
+    try {
+      await store.migrate();
+      await store.transaction(async (q) => q.createAttendance({ id: 'a1', bot_id: 'b', customer_address: 'c@t', customer: {}, opened_at: 1 }));
+      expect((await store.attendance('a1'))?.id).toBe('a1');
+      await sql`ALTER TABLE attendances ADD COLUMN added_by_a_newer_replica text`.execute(other.kysely);
+      await expect(store.attendance('a1')).rejects.toThrow(/cached plan/);
+      expect((await store.attendance('a1'))?.id).toBe('a1');
+      expect((await store.attendance('a1'))?.id).toBe('a1');
+    } finally {
+      await store.close();
+      await other.close();
+      await db.drop();
+    }
+  });
 });
