@@ -7,15 +7,12 @@ import { MIME } from '../../src/lime/envelope.js';
 import type { BlipSimulator } from './index.js';
 import type { CustomerMessage } from './types.js';
 import { parseJsonBody } from './validate.js';
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+import { loopbackOnly } from '../common/control.js';
 
 export function registerControlRoutes(app: FastifyInstance, sim: BlipSimulator, defaultBot: string): void {
   app.register(
     async (r) => {
-      r.addHook('onRequest', async (req, reply) => {
-        if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) await reply.code(403).send({ error: 'loopback only' });
-      });
+      loopbackOnly(r);
 
       /** Body `{text}` or `{type, content}`, optional `id` and `bot` (default: the first bot). */
       r.post<{ Params: { originator: string } }>('/customers/:originator/messages', async (req, reply) => {

@@ -8,26 +8,12 @@ import type { AgentMessageInput, OmnizeSimulator } from './index.js';
 import type { FailRoute, MessageType } from './types.js';
 import { isObject } from './validate.js';
 import { MESSAGE_TYPES } from './fixtures.js';
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
-
-function json(raw: unknown): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = typeof raw === 'string' && raw !== '' ? JSON.parse(raw) : {};
-    return isObject(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+import { loopbackOnly, controlBody as json, nonEmpty as str } from '../common/control.js';
 
 export function registerControlRoutes(app: FastifyInstance, sim: OmnizeSimulator): void {
   app.register(
     async (r) => {
-      r.addHook('onRequest', async (req, reply) => {
-        if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) await reply.code(403).send({ error: 'loopback only' });
-      });
+      loopbackOnly(r);
 
       /** Runs an agent action: "unknown interaction/agent" → 404, anything else refused → 409. */
       const act = async (reply: FastifyReply, run: () => Promise<unknown>) => {

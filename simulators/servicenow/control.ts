@@ -7,21 +7,9 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AgentMessageInput, ServiceNowSimulator } from './index.js';
 import type { CloseSignal, FailRoute, PickerOption } from './types.js';
 import { isObject } from './validate.js';
+import { loopbackOnly, controlBody as json, nonEmpty as str } from '../common/control.js';
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 const SIGNALS: readonly CloseSignal[] = ['system', 'switchToVirtualAgent', 'completed', 'takeControl'];
-
-function json(raw: unknown): Record<string, unknown> | undefined {
-  try {
-    const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : typeof raw === 'string' ? raw : '';
-    const v: unknown = text !== '' ? JSON.parse(text) : {};
-    return isObject(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** `{text}` | `{image, altText?}` | `{link, label, header?}` | `{card: {templateName, data}}` | `{picker: {label, options, style?}}` | `{item}`. */
 function agentInput(b: Record<string, unknown>): AgentMessageInput | undefined {
@@ -44,9 +32,7 @@ function agentInput(b: Record<string, unknown>): AgentMessageInput | undefined {
 export function registerControlRoutes(app: FastifyInstance, sim: ServiceNowSimulator): void {
   app.register(
     async (r) => {
-      r.addHook('onRequest', async (req, reply) => {
-        if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) await reply.code(403).send({ error: 'loopback only' });
-      });
+      loopbackOnly(r);
 
       /** Runs an agent action: "unknown …" → 404, anything else refused → 409. */
       const act = async (reply: FastifyReply, run: () => Promise<unknown>) => {

@@ -7,26 +7,14 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZendeskSimulator } from './index.js';
 import { messageJson } from './sunco-shapes.js';
 import type { TicketStatus } from './support.js';
+import { loopbackOnly, controlBody as parse } from '../common/control.js';
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 const STATUSES = new Set(['new', 'open', 'pending', 'hold', 'solved', 'closed']);
-
-function parse(raw: unknown): Record<string, unknown> | undefined {
-  try {
-    const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : typeof raw === 'string' ? raw : '';
-    const v: unknown = text === '' ? {} : JSON.parse(text);
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export function registerControlRoutes(app: FastifyInstance, sim: ZendeskSimulator): void {
   app.register(
     async (r) => {
-      r.addHook('onRequest', async (req, reply) => {
-        if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) await reply.code(403).send({ error: 'loopback only' });
-      });
+      loopbackOnly(r);
 
       const conversationId = (id: string): string | undefined => (id === 'latest' ? [...sim.sunco.conversations.keys()].at(-1) : id);
       const ticketId = (id: string): number | undefined => (id === 'latest' ? [...sim.support.tickets.keys()].at(-1) : Number(id));
