@@ -5,9 +5,9 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { IntercomSimulator } from './index.js';
-import type { AdminAttachment, ApiRoute, FailRoute, WebhookTopic } from './types.js';
+import type { AdminAttachment, WebhookTopic } from './types.js';
 import { isObject } from './validate.js';
-import { loopbackOnly, controlBody as json, nonEmpty as str } from '../common/control.js';
+import { loopbackOnly, registerFaultRoutes, controlBody as json, nonEmpty as str } from '../common/control.js';
 
 export function registerControlRoutes(app: FastifyInstance, sim: IntercomSimulator): void {
   app.register(
@@ -106,36 +106,7 @@ export function registerControlRoutes(app: FastifyInstance, sim: IntercomSimulat
       });
       r.post('/webhook/ping', async () => ({ ping: (await sim.ping()) ?? null }));
 
-      /** Body `{route: "POST /contacts" | "*", status, count?, retryAfter?}`. */
-      r.post('/fail-next', async (req, reply) => {
-        const b = json(req.body);
-        const route = b && str(b['route']);
-        if (!b || !route || typeof b['status'] !== 'number')
-          return reply.code(400).send({ error: 'body must be {"route", "status", "count"?, "retryAfter"?}' });
-        try {
-          sim.failNext(route as FailRoute | ApiRoute, {
-            status: b['status'],
-            count: typeof b['count'] === 'number' ? b['count'] : 1,
-            ...(b['retryAfter'] !== undefined ? { retryAfter: String(b['retryAfter']) } : {}),
-          });
-        } catch (e) {
-          return reply.code(400).send({ error: e instanceof Error ? e.message : String(e) });
-        }
-        return { ok: true };
-      });
-      /** Body `{down: bool, status?}` (no status = connections reset). */
-      r.post('/down', async (req, reply) => {
-        const b = json(req.body);
-        if (!b || typeof b['down'] !== 'boolean') return reply.code(400).send({ error: 'body must be {"down": bool, "status"?: number}' });
-        sim.setDown(b['down'], typeof b['status'] === 'number' ? b['status'] : 'reset');
-        return { ok: true };
-      });
-      r.post('/latency', async (req, reply) => {
-        const ms = json(req.body)?.['ms'];
-        if (typeof ms !== 'number') return reply.code(400).send({ error: 'body must be {"ms": number}' });
-        sim.setLatency(ms);
-        return { ok: true };
-      });
+      registerFaultRoutes(r, sim);
 
       /** Attachments the simulator hosts (Inbox uploads, `attachment_files`). */
       r.get<{ Params: { id: string; name: string } }>('/files/:id/:name', async (req, reply) => {

@@ -5,10 +5,10 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AgentMessageInput, OmnizeSimulator } from './index.js';
-import type { FailRoute, MessageType } from './types.js';
+import type { MessageType } from './types.js';
 import { isObject } from './validate.js';
 import { MESSAGE_TYPES } from './fixtures.js';
-import { loopbackOnly, controlBody as json, nonEmpty as str } from '../common/control.js';
+import { loopbackOnly, registerFaultRoutes, controlBody as json, nonEmpty as str } from '../common/control.js';
 
 export function registerControlRoutes(app: FastifyInstance, sim: OmnizeSimulator): void {
   app.register(
@@ -108,36 +108,7 @@ export function registerControlRoutes(app: FastifyInstance, sim: OmnizeSimulator
         }
       });
 
-      /** Body `{route: "POST /interactions" | "*", status, count?, retryAfter?}`. */
-      r.post('/fail-next', async (req, reply) => {
-        const b = json(req.body);
-        const route = b && str(b['route']);
-        if (!b || !route || typeof b['status'] !== 'number')
-          return reply.code(400).send({ error: 'body must be {"route", "status", "count"?, "retryAfter"?}' });
-        try {
-          sim.failNext(route as FailRoute, {
-            status: b['status'],
-            count: typeof b['count'] === 'number' ? b['count'] : 1,
-            ...(b['retryAfter'] !== undefined ? { retryAfter: String(b['retryAfter']) } : {}),
-          });
-        } catch (e) {
-          return reply.code(400).send({ error: e instanceof Error ? e.message : String(e) });
-        }
-        return { ok: true };
-      });
-      /** Body `{down: bool, status?}` (no status = connections reset). */
-      r.post('/down', async (req, reply) => {
-        const b = json(req.body);
-        if (!b || typeof b['down'] !== 'boolean') return reply.code(400).send({ error: 'body must be {"down": bool, "status"?: number}' });
-        sim.setDown(b['down'], typeof b['status'] === 'number' ? b['status'] : 'reset');
-        return { ok: true };
-      });
-      r.post('/latency', async (req, reply) => {
-        const ms = json(req.body)?.['ms'];
-        if (typeof ms !== 'number') return reply.code(400).send({ error: 'body must be {"ms": number}' });
-        sim.setLatency(ms);
-        return { ok: true };
-      });
+      registerFaultRoutes(r, sim);
     },
     { prefix: '/_sim' },
   );

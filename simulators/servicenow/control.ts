@@ -5,9 +5,9 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AgentMessageInput, ServiceNowSimulator } from './index.js';
-import type { CloseSignal, FailRoute, PickerOption } from './types.js';
+import type { CloseSignal, PickerOption } from './types.js';
 import { isObject } from './validate.js';
-import { loopbackOnly, controlBody as json, nonEmpty as str } from '../common/control.js';
+import { loopbackOnly, registerFaultRoutes, controlBody as json, nonEmpty as str } from '../common/control.js';
 
 const SIGNALS: readonly CloseSignal[] = ['system', 'switchToVirtualAgent', 'completed', 'takeControl'];
 
@@ -120,35 +120,7 @@ export function registerControlRoutes(app: FastifyInstance, sim: ServiceNowSimul
         }
       });
 
-      /** Body `{route: "POST integration" | "POST media/upload" | "GET media" | "*", status, count?, retryAfter?}`. */
-      r.post('/fail-next', async (req, reply) => {
-        const b = json(req.body);
-        const route = b && str(b['route']);
-        if (!b || !route || typeof b['status'] !== 'number') return reply.code(400).send({ error: 'body must be {"route", "status", "count"?, "retryAfter"?}' });
-        try {
-          sim.failNext(route as FailRoute, {
-            status: b['status'],
-            count: typeof b['count'] === 'number' ? b['count'] : 1,
-            ...(b['retryAfter'] !== undefined ? { retryAfter: String(b['retryAfter']) } : {}),
-          });
-        } catch (e) {
-          return reply.code(400).send({ error: e instanceof Error ? e.message : String(e) });
-        }
-        return { ok: true };
-      });
-      /** Body `{down: bool, status?}` (no status = connections reset). */
-      r.post('/down', async (req, reply) => {
-        const b = json(req.body);
-        if (!b || typeof b['down'] !== 'boolean') return reply.code(400).send({ error: 'body must be {"down": bool, "status"?: number}' });
-        sim.setDown(b['down'], typeof b['status'] === 'number' ? b['status'] : 'reset');
-        return { ok: true };
-      });
-      r.post('/latency', async (req, reply) => {
-        const ms = json(req.body)?.['ms'];
-        if (typeof ms !== 'number') return reply.code(400).send({ error: 'body must be {"ms": number}' });
-        sim.setLatency(ms);
-        return { ok: true };
-      });
+      registerFaultRoutes(r, sim);
     },
     { prefix: '/_sim' },
   );
