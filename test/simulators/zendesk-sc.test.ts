@@ -486,7 +486,10 @@ describeSpec(TITLE, () => {
       const ids = hook.hits.map((h) => h.body.events.map((e) => e.id).join());
       expect(new Set(ids).size).toBe(1);
       expect(hook.hits[2]!.body.events[0]!.payload['message']).toMatchObject({ id: posted.id });
-      const tries = sim.suncoDeliveries.filter((d) => d.payload.events[0]!.id === hook.hits[0]!.body.events[0]!.id);
+      // The third attempt is recorded once the simulator has read our answer, a moment after the hit.
+      const triesOf = () => sim.suncoDeliveries.filter((d) => d.payload.events[0]!.id === hook.hits[0]!.body.events[0]!.id);
+      await sim.waitFor(() => triesOf().length === 3);
+      const tries = triesOf();
       expect(tries.map((d) => [d.attempt, d.status, d.outcome])).toEqual([
         [1, 500, 'retry'],
         [2, 503, 'retry'],
