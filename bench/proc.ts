@@ -4,7 +4,6 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
@@ -14,17 +13,8 @@ export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 /** Clock ticks per second for /proc/<pid>/stat; 100 on every Linux we run on (`getconf CLK_TCK`). */
 const CLK_TCK = 100;
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => res(port));
-    });
-  });
-}
+// The tests' own: a port that was free a moment ago on 127.0.0.1.
+export { freePort } from '../test/helpers/process.js';
 
 export interface Proc {
   name: string;
