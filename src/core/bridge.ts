@@ -404,7 +404,7 @@ export class Bridge implements Executor {
       const failed = this.bot(att.bot_id).config.attendance.messages.failed;
       if (failed) await this.enqueueSystemText(q, att, failed, now);
       await q.updateAttendance(att.id, { state: 'closing', close_reason: 'failed' }, now, ['opening']);
-      await q.enqueue(this.payload(att, { lane: 'to-blip', kind: 'redirect', reason: 'timeout' }), now);
+      await q.enqueue(this.payload(att, { lane: 'to-blip', kind: 'redirect', reason: 'failed' }), now);
       this.log.error({ bot: att.bot_id, attendance: att.id, error }, 'the helpdesk could not open the attendance; customer handed back');
     }
     if (p.lane === 'to-blip' && p.kind === 'redirect') {

@@ -8,7 +8,14 @@ import type { ChatState, Content, ContentType } from '../core/content.js';
 import type { HttpClient } from '../delivery/http.js';
 import type { MediaPolicy } from '../core/media.js';
 
-export type CloseReason = 'agent' | 'customer' | 'timeout' | 'admin';
+/**
+ * Why an attendance ended: one list everywhere (webhook contract, admin API, metrics, the Redirect's
+ * context; DESIGN §6). `agent`: the helpdesk ended it; `customer`: the customer asked to end, where a
+ * helpdesk supports it; `admin`: an operator; `customer-inactive`, `no-agent`, `outside-hours`,
+ * `expired`: the attendance's timers and hours; `failed`: the helpdesk could not open it.
+ */
+export const CLOSE_REASONS = ['agent', 'customer', 'admin', 'customer-inactive', 'no-agent', 'outside-hours', 'expired', 'failed'] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 /** The person on the other side of the router, as we hand them to the helpdesk. */
 export interface Customer {

@@ -5,6 +5,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Bridge } from '../core/bridge.js';
+import { CLOSE_REASONS } from '../helpdesks/adapter.js';
 import type { AttendanceRow, DeliveryRow, MessageRow } from '../store/schema.js';
 import { BridgeError } from './errors.js';
 import { bearer, safeEqual } from './auth.js';
@@ -31,7 +32,7 @@ const ListDeliveries = new Validator(
   'BRIDGE_ERR_INVALID_REQUEST',
 );
 const CloseBody = new Validator(
-  Type.Object({ reason: Type.Optional(Type.Union([Type.Literal('admin'), Type.Literal('timeout'), Type.Literal('customer')])) }, { additionalProperties: false }),
+  Type.Object({ reason: Type.Optional(Type.Union(CLOSE_REASONS.filter((r) => r !== 'agent' && r !== 'failed').map((r) => Type.Literal(r)))) }, { additionalProperties: false }),
   'BRIDGE_ERR_INVALID_REQUEST',
 );
 const Id = new Validator(Type.String({ pattern: '^[0-9]{1,15}$' }), 'BRIDGE_ERR_INVALID_REQUEST');

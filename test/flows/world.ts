@@ -25,6 +25,12 @@ export interface AgentDriver {
   redeliverLastWebhook(): Promise<number>;
   /** Sends a webhook with a wrong signature; returns the status. */
   forgedWebhook(): Promise<number>;
+  /**
+   * Resolves when the helpdesk shows that the bridge ended the attendance (a timer, an operator),
+   * the way that helpdesk shows such a close (ticket solved, conversation closed, session ended…),
+   * with the note the agent reads (it names the close reason).
+   */
+  waitClosedByBridge?(key: string): Promise<{ note: string }>;
 }
 
 export interface HelpdeskFixture {

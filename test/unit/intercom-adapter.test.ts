@@ -491,16 +491,16 @@ describe('close()', () => {
   });
 
   it('when the bridge ends it: an internal note with the reason, then a close with no message to the customer', async () => {
-    await adapter.close!(ref, attendance, 'timeout', ctx());
+    await adapter.close!(ref, attendance, 'customer-inactive', ctx());
     const c = sim.conversation(ref.key)!;
     expect(c.state).toBe('closed');
     const [note, close] = c.conversation_parts.conversation_parts;
     expect(note).toMatchObject({ part_type: 'note', author: { type: 'admin', id: ADMIN.id } });
-    expect(htmlToText(note!.body)).toContain('timeout');
+    expect(htmlToText(note!.body)).toContain('customer-inactive');
     expect(close).toMatchObject({ part_type: 'close', body: null });
     // A retry (the close failed after the note landed) does not write the note again.
     sim.requests.length = 0;
-    await adapter.close!(ref, attendance, 'timeout', ctx(2));
+    await adapter.close!(ref, attendance, 'customer-inactive', ctx(2));
     expect(routes()).toEqual(['POST /conversations/{conversation_id}/parts 200']);
   });
 

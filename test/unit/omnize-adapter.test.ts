@@ -303,7 +303,7 @@ describe('deliver(), signal(), close()', () => {
     const from = sim.requests.length;
     await adapter.close!(ref, att, 'agent', ctx());
     expect(routes(from)).toEqual([]);
-    for (const reason of ['admin', 'timeout', 'customer'] as const) {
+    for (const reason of ['admin', 'customer-inactive', 'customer'] as const) {
       const other = await adapter.open(info(), newCustomer(), [], ctx());
       await adapter.close!(other, att, reason, ctx());
       expect(sim.interaction(other.key)!.finished?.by).toBe('api');

@@ -263,12 +263,12 @@ describe('webhook adapter ↔ tool simulator', () => {
     expect(typing[0]?.data).toEqual({ attendanceId: 'att-1', state: 'typing' });
     expect(sim.attendances.get('att-1')?.customerTyping).toBe('typing');
 
-    await adapter.close!({ key: 'att-1' }, attendance, 'timeout', ctx(42));
+    await adapter.close!({ key: 'att-1' }, attendance, 'customer-inactive', ctx(42));
     const [closed] = sim.eventsOfType('attendance.closed');
     expect(closed?.webhookId).toBe('dlv_42');
-    expect(closed?.data).toMatchObject({ attendanceId: 'att-1', reason: 'timeout' });
+    expect(closed?.data).toMatchObject({ attendanceId: 'att-1', reason: 'customer-inactive' });
     expect(Date.now() - Date.parse(closed?.data.closedAt ?? '')).toBeLessThan(10_000);
-    expect(sim.attendances.get('att-1')?.closed?.reason).toBe('timeout');
+    expect(sim.attendances.get('att-1')?.closed?.reason).toBe('customer-inactive');
   });
 
   it('check: reachable with a usable secret; unreachable is reported, not thrown', async () => {

@@ -381,9 +381,9 @@ describe('close()', () => {
     const adapter = make();
     const att = newAttendance();
     const ref = await adapter.open(att, newCustomer(), [], ctx());
-    await adapter.close!(ref, att, 'timeout', ctx());
+    await adapter.close!(ref, att, 'customer-inactive', ctx());
     const note = sim.ticket(Number(ref.key))!.comments.at(-1)!;
-    expect(note).toMatchObject({ public: false, author_id: sim.credentials.support.agentId, plain_body: 'The customer was handed back to the bot (timeout).' });
+    expect(note).toMatchObject({ public: false, author_id: sim.credentials.support.agentId, plain_body: 'The customer was handed back to the bot (customer-inactive).' });
     const from = sim.calls.length;
     await adapter.close!(ref, att, 'agent', ctx());
     expect(ops(from)).toEqual([]);

@@ -9,6 +9,7 @@ import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typeb
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { ValueError } from '@sinclair/typebox/errors';
 import { ChatState, Content, contentSchemas } from '../../core/content.js';
+import { CLOSE_REASONS } from '../adapter.js';
 
 /** RFC 3339 (the ISO-8601 profile JSON uses); a pattern so any JSON Schema validator enforces it. */
 const DATE_TIME = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$';
@@ -124,8 +125,11 @@ export const AttendanceClosed = event(
     {
       attendanceId: AttendanceId,
       reason: Type.Union(
-        [Type.Literal('agent'), Type.Literal('customer'), Type.Literal('timeout'), Type.Literal('admin')],
-        { description: 'Who ended it: your `attendance.end`, the customer, an inactivity timeout or an operator.' },
+        CLOSE_REASONS.map((r) => Type.Literal(r)),
+        {
+          description:
+            'Why it ended: `agent` (your `attendance.end`), `customer` (the customer asked to end), `admin` (an operator), `customer-inactive` (the customer went quiet after an agent message), `no-agent` (no agent answered in time, or none was available), `outside-hours` (outside business hours), `expired` (the attendance reached its maximum duration), `failed` (the hand-off could not be completed).',
+        },
       ),
       closedAt: DateTime('When the bridge closed it.'),
     },
