@@ -289,7 +289,7 @@ export class Bridge implements Executor {
         case 'status': {
           const m = await this.store.messageById(p.messageId);
           if (!m?.source_id || !bot.adapter.messageStatus) return;
-          await bot.adapter.messageStatus(requireRef(att), info, m.source_id, p.status, ctx);
+          await bot.adapter.messageStatus(requireRef(att), info, { sourceId: m.source_id, status: p.status }, ctx);
           return;
         }
       }

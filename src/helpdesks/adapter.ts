@@ -81,6 +81,15 @@ export type HelpdeskEvent =
   | { kind: 'notice'; eventId: string; attendance: AttendanceMatch; text: string }
   | { kind: 'ignored'; reason: string };
 
+export interface AgentMessageStatus {
+  /** The id the helpdesk's event gave the agent message (HelpdeskEvent agent.message `message.id`). */
+  sourceId: string;
+  status: 'sent' | 'delivered' | 'read' | 'failed';
+  /** For `failed`: a stable code (e.g. BLIP_REFUSED, DELIVERY_DEAD) and a plain sentence for the agent. */
+  code?: string;
+  reason?: string;
+}
+
 export interface CheckResult {
   ok: boolean;
   detail: string;
@@ -118,8 +127,13 @@ export interface HelpdeskAdapter {
   /** Several consecutive customer messages as one vendor message (rate-limited vendors). */
   deliverBatch?(ref: HelpdeskRef, attendance: AttendanceInfo, messages: OutgoingMessage[], ctx: CallContext): Promise<{ vendorMessageId?: string }>;
   signal?(ref: HelpdeskRef, attendance: AttendanceInfo, state: ChatState, ctx: CallContext): Promise<void>;
-  /** Tells the helpdesk an agent message reached the customer (sent) or could not (failed); `sourceId` is the id its event gave it. */
-  messageStatus?(ref: HelpdeskRef, attendance: AttendanceInfo, sourceId: string, status: 'sent' | 'failed', ctx: CallContext): Promise<void>;
+  /**
+   * What became of an agent message on the customer's side (issue 11): `sent` (Blip took it),
+   * `delivered` / `read` (Blip's `received` / `consumed` notifications), `failed` (refused by Blip or
+   * dead after its retries). `failed` must reach the agent the way the helpdesk shows such things
+   * (an internal note, the vendor's message-status API); the others where the helpdesk shows them.
+   */
+  messageStatus?(ref: HelpdeskRef, attendance: AttendanceInfo, update: AgentMessageStatus, ctx: CallContext): Promise<void>;
   close?(ref: HelpdeskRef, attendance: AttendanceInfo, reason: CloseReason, ctx: CallContext): Promise<void>;
   webhook?: WebhookReceiver;
 }

@@ -331,9 +331,10 @@ describe('customer messages and signals', () => {
     const ev = events.find((e) => e.kind === 'agent.message')!;
     expect(ev.kind === 'agent.message' && ev.message.id).toMatch(/^snm:[0-9a-f]{32}$/);
     const sourceId = ev.kind === 'agent.message' ? ev.message.id : '';
-    await adapter.messageStatus!(ref, att, sourceId, 'sent', ctx(1, 11));
-    await adapter.messageStatus!(ref, att, sourceId, 'failed', ctx(1, 12));
-    await adapter.messageStatus!(ref, att, 'sn:some-hash', 'sent', ctx(1, 13)); // not a ServiceNow message id: nothing sent
+    await adapter.messageStatus!(ref, att, { sourceId, status: 'sent' }, ctx(1, 11));
+    await adapter.messageStatus!(ref, att, { sourceId, status: 'read' }, ctx(1, 14));
+    await adapter.messageStatus!(ref, att, { sourceId, status: 'failed', code: 'BLIP_REFUSED', reason: 'x' }, ctx(1, 12));
+    await adapter.messageStatus!(ref, att, { sourceId: 'sn:some-hash', status: 'sent' }, ctx(1, 13)); // not a ServiceNow message id: nothing sent
     const updates = integrationBodies().filter((b) => b['action'] === 'UPDATE_MESSAGES');
     expect(updates.map((u) => u['message'])).toEqual([[{ status: 'sent_to_user', id: sourceId.slice(4) }], [{ status: 'external_error', id: sourceId.slice(4) }]]);
     const m = S().conversation(conv.id)!.messages.find((x) => x.id === sourceId.slice(4))!;

@@ -18,7 +18,7 @@ import { DeliveryError, parseRetryAfter } from '../../delivery/errors.js';
 import type { HttpResponse } from '../../delivery/http.js';
 import { safeEqual } from '../../http/auth.js';
 import { BridgeError } from '../../http/errors.js';
-import type { AdapterDefinition, Customer, HelpdeskAdapter, HelpdeskEvent, OutgoingMessage, WebhookReceiver } from '../adapter.js';
+import type { AdapterDefinition, AgentMessageStatus, Customer, HelpdeskAdapter, HelpdeskEvent, OutgoingMessage, WebhookReceiver } from '../adapter.js';
 import { itemToContent } from './convert.js';
 
 export { itemToContent } from './convert.js';
@@ -337,9 +337,10 @@ export const serviceNowAdapter: AdapterDefinition<ServiceNowConfig> = {
 
       ...(config.updateMessages
         ? {
-            async messageStatus(ref: { key: string; data?: Record<string, unknown> }, _attendance: unknown, sourceId: string, status: 'sent' | 'failed', ctx: { deliveryId: number }) {
-              // Only agent messages ServiceNow named (messageId) can be reported back.
-              if (!sourceId.startsWith('snm:')) return;
+            async messageStatus(ref: { key: string; data?: Record<string, unknown> }, _attendance: unknown, { sourceId, status }: AgentMessageStatus, ctx: { deliveryId: number }) {
+              // Only agent messages ServiceNow named (messageId) can be reported back, and its
+              // documented statuses are sent_to_user and external_error (delivered/read have none).
+              if (!sourceId.startsWith('snm:') || status === 'delivered' || status === 'read') return;
               // bot-api.md "Update the message on the agent chat panel": `message` is a list of {status, id}.
               // No text: a text would replace the message on the agent panel ("Updated").
               await send({
