@@ -198,6 +198,10 @@ export class Bridge implements Executor {
           case 'notice':
             await this.enqueueSystemText(q, att, ev.text, now);
             break;
+          case 'no-agent':
+            // TODO(issue 10): hand back at once when waitingForAgent.handBackAfter is set.
+            if (ev.text) await this.enqueueSystemText(q, att, ev.text, now);
+            break;
         }
         res.accepted++;
       }

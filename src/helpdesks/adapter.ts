@@ -77,7 +77,12 @@ export type HelpdeskEvent =
   | { kind: 'agent.typing'; eventId: string; attendance: AttendanceMatch; state: ChatState }
   | { kind: 'agent.assigned'; eventId: string; attendance: AttendanceMatch; agent?: { id?: string; name?: string } }
   | { kind: 'attendance.ended'; eventId: string; attendance: AttendanceMatch; reason?: string }
-  /** Something the customer should be told that no agent wrote (queue position, no agents…). */
+  /**
+   * The helpdesk says no agent is available for this attendance (Omnize `unavailable`, …): with
+   * `attendance.waitingForAgent.handBackAfter` set the customer is handed back at once (no-agent).
+   */
+  | { kind: 'no-agent'; eventId: string; attendance: AttendanceMatch; text?: string }
+  /** Something the customer should be told that no agent wrote (queue position…). */
   | { kind: 'notice'; eventId: string; attendance: AttendanceMatch; text: string }
   | { kind: 'ignored'; reason: string };
 
