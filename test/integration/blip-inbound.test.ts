@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BOT, IDENTIFIER, INBOUND_TOKEN, startHarness, until, type Harness } from '../helpers/harness.js';
+import { postOverLimit } from '../helpers/over-limit.js';
 
 const AUTH = { authorization: `Bearer ${INBOUND_TOKEN}` };
 const TUNNEL = '0a1b2c3d-0000-4000-8000-000000000001@tunnel.msging.net';
@@ -69,7 +70,7 @@ describe('POST /blip/{bot}/messages and /notifications', () => {
     const text = await h.post(`/blip/${BOT}/messages`, 'hello', { ...AUTH, 'content-type': 'text/plain' });
     expect(text.status).toBe(415);
     expect(text.body.error.code).toBe('BRIDGE_ERR_UNSUPPORTED_MEDIA_TYPE');
-    const big = await h.post(`/blip/${BOT}/messages`, msg({ content: 'x'.repeat(1024 * 1024 + 10) }), AUTH);
+    const big = await postOverLimit(`${h.url}/blip/${BOT}/messages`, 1024 * 1024 + 10, { ...AUTH, 'content-type': 'application/json' });
     expect(big.status).toBe(413);
     expect(big.body.error.code).toBe('BRIDGE_ERR_BODY_TOO_LARGE');
     expect(await stored()).toEqual(before);

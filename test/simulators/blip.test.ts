@@ -484,15 +484,22 @@ describe('rate limit (research §1.2, 429 behaviour UNVERIFIED)', () => {
       const post = (path: string, body: unknown, authorization = auth()) =>
         request(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify(body) });
       const m = { to: limited.tunnelOf(ORIGINATOR, 'acmehuman'), type: 'text/plain', content: 'x' };
-      // Start at the beginning of a fresh one-second window.
-      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
-      const statuses: number[] = [];
+      // Five calls inside one fixed one-second window. A busy machine may stretch them over a
+      // window boundary; that run proves nothing either way, so it is done again (a run that
+      // stays inside its window is what the assertion is about).
+      let statuses: number[] = [];
       let retryAfter: unknown;
-      for (let i = 0; i < 5; i++) {
-        const r = await post('/messages', m);
-        await r.body.dump();
-        statuses.push(r.statusCode);
-        if (r.statusCode === 429) retryAfter = r.headers['retry-after'];
+      for (let run = 0; ; run++) {
+        await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+        const window = Math.floor(Date.now() / 1000);
+        statuses = [];
+        for (let i = 0; i < 5; i++) {
+          const r = await post('/messages', m);
+          await r.body.dump();
+          statuses.push(r.statusCode);
+          if (r.statusCode === 429) retryAfter = r.headers['retry-after'];
+        }
+        if (Math.floor(Date.now() / 1000) === window || run === 4) break;
       }
       expect(statuses).toEqual([202, 202, 202, 429, 429]);
       expect(retryAfter).toBe('1');
