@@ -385,6 +385,28 @@ describe('open()', () => {
     expect(sim.ticketOf(ref.key)).toMatchObject({ createdBy: 'passControl', requesterName: 'Maria Silva' });
   });
 
+  it('a failed offerControl fails the open; the retry offers again without a second conversation, transcript or ticket', async () => {
+    const customer = newCustomer();
+    const att = newAttendance();
+    sim.failNext('sc:OfferControl', { status: 503 });
+    await expect(adapter().open(att, customer, transcript, ctx(1))).rejects.toMatchObject({ retryable: true, status: 503 });
+    // Handed over, but nothing brings the conversation's events to us yet: the open is not done.
+    const conv = [...sim.sunco.conversations.values()][0]!;
+    expect(sim.switchboardState(conv.id)).toEqual({ active: 'zd-agentWorkspace' });
+    const from = sim.calls.length;
+    const ref = await adapter().open(att, customer, transcript, ctx(2));
+    expect(ref.key).toBe(conv.id);
+    expect(ops(from)).toEqual(['GetUser 200', 'ListConversations 200', 'ListMessages 200', 'OfferControl 200']);
+    expect(sim.sunco.conversations.size).toBe(1);
+    expect(sim.conversation(ref.key)!.messages).toHaveLength(1);
+    expect(sim.messagingTickets).toHaveLength(1);
+    expect(sim.switchboardState(ref.key)).toEqual({ active: 'zd-agentWorkspace', pending: 'blip-bridge' });
+    // A third attempt (the second's answer lost) changes nothing either.
+    await adapter().open(att, customer, transcript, ctx(3));
+    expect(sim.messagingTickets).toHaveLength(1);
+    expect(sim.switchboardState(ref.key)).toEqual({ active: 'zd-agentWorkspace', pending: 'blip-bridge' });
+  });
+
   it('Basic and JWT auth both work; the JWT is HS256 with the key id as kid and scope app', async () => {
     const jwtAdapter = make({ auth: 'jwt' });
     const from = sim.calls.length;

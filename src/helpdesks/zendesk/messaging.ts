@@ -417,12 +417,12 @@ export const zendeskMessagingAdapter: AdapterDefinition<ZendeskMessagingConfig> 
           // The ticket is created now, with these fields (§A.1.8).
           await call('POST', `${conv}/passControl`, { switchboardIntegration: config.agentWorkspace, metadata: fitMetadata(metadata) });
         }
-        // Standby but still subscribed: the conversation's events keep reaching our webhook (§A.1.9 step 4).
-        await call('POST', `${conv}/offerControl`, { switchboardIntegration: config.switchboardIntegration, metadata: ownAction(attendance.id) }).catch(
-          (err: Error) => {
-            deps.log.warn({ conversation: conversationId, err: err.message }, 'offerControl back to the bridge failed; relying on deliverStandbyEvents');
-          },
-        );
+        // Pending but not in control: the conversation's events keep reaching our webhook (§A.1.9
+        // step 4) even with deliverStandbyEvents off. Without it the agent's replies may never come,
+        // so the open is not done until it succeeds: a failure fails the attempt, and the retry
+        // (which finds the hand-off done above) offers again; a second offer only replaces the first
+        // (spec offerControl: "Invalidates previous offerControl actions").
+        await call('POST', `${conv}/offerControl`, { switchboardIntegration: config.switchboardIntegration, metadata: ownAction(attendance.id) });
         return { key: conversationId, data: { ...u } };
       },
 
