@@ -11,6 +11,7 @@ import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Sequence, hexSecret, isoSeconds } from './ids.js';
 import { isObject, mediaType, type Result, type Route, type SimRequest, type SimResponse } from './http.js';
 import { TRIGGER_TEMPLATES, renderTemplate, type TemplateContext, type TriggerName } from './support-template.js';
+import { IdempotencyKeys } from './support-idempotency.js';
 import { DEFAULT_SUPPORT_RETRY, SupportWebhookDispatcher, type SupportRetryPolicy, type SupportWebhookConfig } from './support-webhooks.js';
 
 export type TicketStatus = 'new' | 'open' | 'pending' | 'hold' | 'solved' | 'closed';
@@ -60,6 +61,8 @@ export interface SupportOptions {
   };
   /** Upload tokens: "The token is valid for 60 minutes" (research §A.2.4). */
   uploadTokenTtlMs?: number;
+  /** How long an `Idempotency-Key` of ticket creation is remembered; default two hours (support-idempotency.ts). */
+  idempotencyTtlMs?: number;
 }
 
 export interface ZdUser {
@@ -210,6 +213,8 @@ export class Support {
   private perUserTicket = new Map<string, Window>();
   private readonly files = new Map<string, ZdAttachment>();
   private sequence = 1;
+  /** Ticket creation's Idempotency-Key (support-idempotency.ts). */
+  readonly idempotency: IdempotencyKeys;
 
   constructor(
     options: SupportOptions,
@@ -242,6 +247,7 @@ export class Support {
     this.requestWindow = new Window(60_000);
     this.ticketUpdateWindow = new Window(60_000);
     this.uploadTtl = options.uploadTokenTtlMs ?? 60 * 60_000;
+    this.idempotency = new IdempotencyKeys(options.idempotencyTtlMs);
     this.routes = this.buildRoutes();
   }
 
@@ -257,6 +263,7 @@ export class Support {
     this.requestWindow = new Window(60_000);
     this.ticketUpdateWindow = new Window(60_000);
     this.perUserTicket = new Map();
+    this.idempotency.clear();
     this.dispatcher.clear();
   }
 
@@ -333,7 +340,7 @@ export class Support {
         const u = this.users.get(Number(req.params[0]));
         return u ? json(200, { user: this.userJson(u) }) : notFound();
       }),
-      r('POST', 'tickets', 'CreateTicket', (req, ctx) => this.createTicket(req, ctx)),
+      r('POST', 'tickets', 'CreateTicket', (req, ctx) => this.idempotency.run(req, () => this.createTicket(req, ctx))),
       r('GET', 'tickets/(\\d+)', 'ShowTicket', (req) => {
         const t = this.tickets.get(Number(req.params[0]));
         return t ? json(200, { ticket: this.ticketJson(t) }) : notFound();

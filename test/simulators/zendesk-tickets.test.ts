@@ -223,6 +223,28 @@ describe('Zendesk simulator: Support tickets API', () => {
     expect(((await next.body.json()) as any).comments[0].author_id).toBe(maria.id);
   });
 
+  it('ticket creation honours Idempotency-Key: the same request again gets the same ticket (hit); other parameters are 400', async () => {
+    const maria = await endUser('blip:5511999990009@wa.gw.msging.net');
+    const body = { ticket: { subject: 'Chat', requester_id: maria.id, comment: { body: 'Oi', author_id: maria.id } } };
+    const key = { 'idempotency-key': 'open-123' };
+    const first = await zd('POST', '/api/v2/tickets.json', body, key);
+    expect(first.status).toBe(201);
+    expect(first.headers['x-idempotency-lookup']).toBe('miss');
+    const again = await zd('POST', '/api/v2/tickets.json', body, key);
+    expect(again.status).toBe(201);
+    expect(again.headers['x-idempotency-lookup']).toBe('hit');
+    expect(again.json).toEqual(first.json);
+    expect(sim.support.tickets.size).toBe(1);
+    expect(sim.support.idempotency.hits).toBe(1);
+    const other = await zd('POST', '/api/v2/tickets.json', { ticket: { ...body.ticket, subject: 'Another' } }, key);
+    expect(other.status).toBe(400);
+    expect(other.json.error).toBe('IdempotentRequestError');
+    // Without the header, or with another key, each request is a new ticket.
+    expect((await zd('POST', '/api/v2/tickets.json', body)).status).toBe(201);
+    expect((await zd('POST', '/api/v2/tickets.json', body, { 'idempotency-key': 'open-456' })).headers['x-idempotency-lookup']).toBe('miss');
+    expect(sim.support.tickets.size).toBe(3);
+  });
+
   it('uploads: raw bytes → token → attachment on a comment; tokens are single use', async () => {
     const maria = await endUser('blip:u');
     const t = await ticketFor(maria.id);
