@@ -22,6 +22,15 @@ import { BridgeError } from '../../http/errors.js';
 import type { AdapterDefinition, Customer, HelpdeskAdapter, HelpdeskEvent, OutgoingMessage, TranscriptEntry, WebhookReceiver } from '../adapter.js';
 import { ZendeskError, header, sameSecret, zendeskError } from './common.js';
 
+/**
+ * Zendesk prescribes no replay window, and whether a retried invocation is signed again with a
+ * fresh timestamp is unverified (research §A.2.5, §E): a retry may carry its first attempt's
+ * timestamp, minutes or, after the circuit breaker, longer later. A day refuses none of those; the
+ * event ids are deduplicated anyway (for retention.days), so the window only bounds how long a
+ * captured request stays usable.
+ */
+const DEFAULT_TOLERANCE_S = 86_400;
+
 export const ZendeskTicketsConfig = Type.Object(
   {
     type: Type.Literal('zendesk-tickets'),
@@ -37,10 +46,11 @@ export const ZendeskTicketsConfig = Type.Object(
           description: 'What is signed: Zendesk documents timestamp + body; one older page says body + timestamp (research §A.2.5).',
         }),
         toleranceSeconds: Type.Integer({
-          minimum: 10,
-          maximum: 86_400,
-          default: 300,
-          description: 'Oldest X-Zendesk-Webhook-Signature-Timestamp accepted (replays older than this are refused).',
+          minimum: 0,
+          maximum: 7 * 86_400,
+          default: DEFAULT_TOLERANCE_S,
+          description:
+            'How far X-Zendesk-Webhook-Signature-Timestamp may be from now, in seconds; 0 = no window. Zendesk prescribes none and may not re-sign its retries, so the default (a day) is longer than any retry.',
         }),
       },
       { additionalProperties: false, default: {}, description: 'How X-Zendesk-Webhook-Signature is checked.' },
@@ -224,7 +234,7 @@ export const zendeskTicketsAdapter: AdapterDefinition<ZendeskTicketsConfig> = {
         if (!signature || !timestamp) return { ok: false, reason: 'missing X-Zendesk-Webhook-Signature or its timestamp' };
         const at = Date.parse(timestamp);
         if (Number.isNaN(at)) return { ok: false, reason: 'the signature timestamp is not a date' };
-        if (Math.abs(Date.now() - at) > config.signature.toleranceSeconds * 1000)
+        if (config.signature.toleranceSeconds > 0 && Math.abs(Date.now() - at) > config.signature.toleranceSeconds * 1000)
           return { ok: false, reason: 'the signature timestamp is outside the tolerance' };
         const signed =
           config.signature.order === 'timestamp+body' ? Buffer.concat([Buffer.from(timestamp), raw]) : Buffer.concat([raw, Buffer.from(timestamp)]);
