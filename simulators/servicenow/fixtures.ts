@@ -198,8 +198,9 @@ export const closedText = (agentName: string) => `${agentName} has closed the su
  * example; default-rich-controls-va-cccif.md: "If the rich control is sent from a live agent, then
  * the agentInfo attribute is added" with at least `{sentFromAgent: true}`.
  */
-export function agentInfo(agent: { id: string; name: string; avatar?: string | undefined }, namesAndAvatars: boolean): AgentInfo {
-  if (!namesAndAvatars) return { sentFromAgent: true };
+export function agentInfo(agent: { id: string; name: string; avatar?: string | undefined }, setup: 'off' | 'sentFromAgent' | 'namesAndAvatars'): AgentInfo | undefined {
+  if (setup === 'off') return undefined;
+  if (setup === 'sentFromAgent') return { sentFromAgent: true };
   return {
     sentFromAgent: true,
     agentName: agent.name,

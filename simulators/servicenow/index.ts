@@ -284,11 +284,11 @@ export class ServiceNowSimulator {
     c.state = 'live';
     c.agent = { ...who };
     c.acceptedAt = this.now();
-    const info = agentInfo(who, this.options.agentNamesAndAvatars ?? true);
+    const info = agentInfo(who, this.options.agentInfo ?? 'off');
     const body: BodyItem[] = [];
     if (c.spinner) body.push(endSpinner());
     c.spinner = false;
-    body.push(systemMessage(joinedText(who.name)), { ...switchToLiveAgent(), agentInfo: info });
+    body.push(systemMessage(joinedText(who.name)), { ...switchToLiveAgent(), ...(info ? { agentInfo: info } : {}) });
     c.messages.push({ direction: 'system', at: this.now(), text: joinedText(who.name) });
     return this.agentSide(c, 'accept', body);
   }
@@ -297,7 +297,8 @@ export class ServiceNowSimulator {
   async agentMessage(id: string, input: AgentMessageInput): Promise<ActionResult> {
     const c = this.mustLive(id, 'agentMessage');
     const agent = c.agent!;
-    const extra = { messageId: sysId(), agentInfo: agentInfo(agent, this.options.agentNamesAndAvatars ?? true) };
+    const info = agentInfo(agent, this.options.agentInfo ?? 'off');
+    const extra = { messageId: sysId(), ...(info ? { agentInfo: info } : {}) };
     let item: BodyItem;
     if (typeof input === 'string') item = outputText(input, extra);
     else if ('text' in input) item = outputText(input.text, extra);

@@ -268,8 +268,14 @@ export interface ServiceNowSimulatorOptions {
   defaultQueue?: string;
   /** Default: Beth Anglin, the name in bot-api.md's `agentInfo` example. */
   agents?: SimAgent[];
-  /** "Agent Names and Avatars" enabled in Agent Chat settings: `agentInfo` carries name/avatar/id. Default true. */
-  agentNamesAndAvatars?: boolean;
+  /**
+   * What the agent chat setup puts in `agentInfo`. bot-api.md: "If enabled in the agent chat setup,
+   * the name and avatar of the associated agent" — so by default (`'off'`) live-agent items carry
+   * no agentInfo and only the response's `agentChat: true` says who speaks. `'sentFromAgent'`:
+   * `{sentFromAgent: true}` alone (default-rich-controls-va-cccif.md's example); `'namesAndAvatars'`:
+   * with agentName, agentAvatar and agentId too (bot-api.md's example, 3.14.3 "agent Id").
+   */
+  agentInfo?: 'off' | 'sentFromAgent' | 'namesAndAvatars';
   /** Custom adapter property `third_party_chat` (clientSessionId stored; UPDATE_MESSAGES allowed). Default true. */
   thirdPartyChat?: boolean;
   /** What `close()` sends by default. Default `['system', 'switchToVirtualAgent']`. */

@@ -53,8 +53,20 @@ export function serviceNowFixture(options: Partial<ServiceNowSimulatorOptions> =
       },
       customerTexts(key) {
         const c = sim.conversation(key);
-        // The first customer message is the hand-off's own text (handoffText), not the customer's.
-        return c ? c.messages.filter((m) => m.direction === 'customer' && !m.id?.startsWith('open-')).map((m) => m.text ?? '') : [];
+        // The first customer message is the hand-off's own text (handoffText), not the customer's;
+        // "Blip:" lines (clientMessageId note-…) are the bridge's notes to the agent.
+        return c ? c.messages.filter((m) => m.direction === 'customer' && !m.id?.startsWith('open-') && !m.id?.startsWith('note-')).map((m) => m.text ?? '') : [];
+      },
+      async waitClosedByBridge(key) {
+        // END_CONVERSATION ends the chat for the agent; the reason is the "Blip:" line just before it
+        // (ServiceNow has no internal note a primary bot can write).
+        const c = await until(() => {
+          const x = sim.conversation(key);
+          return x?.state === 'closed' && x.closed?.by === 'customer' ? x : undefined;
+        }, 10_000, `END_CONVERSATION of ${key}`);
+        const note = [...c.messages].reverse().find((m) => m.direction === 'customer' && m.id?.startsWith('note-end-'))?.text;
+        if (!note) throw new Error(`servicenow: the chat ${key} was ended with no note to the agent`);
+        return { note };
       },
       async reply(key, text) {
         const r = await sim.agentMessage(key, text);

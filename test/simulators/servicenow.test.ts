@@ -358,7 +358,7 @@ describe('inbound REST API rate limiting', () => {
 });
 
 describe('the live agent (Agent Chat) and the conversation actions', () => {
-  beforeEach(() => startSim({ agents: [{ id: 'b'.repeat(32), name: 'Beth Anglin', avatar: 'https://instance.example/a.iix' }] }));
+  beforeEach(() => startSim({ agentInfo: 'namesAndAvatars', agents: [{ id: 'b'.repeat(32), name: 'Beth Anglin', avatar: 'https://instance.example/a.iix' }] }));
 
   async function liveConversation(userId: string): Promise<string> {
     await call(agentRequest(userId));
@@ -388,6 +388,22 @@ describe('the live agent (Agent Chat) and the conversation actions', () => {
     }
     expect(hits.slice(-4).map((h) => h.body.body[0]!.uiType)).toEqual(['OutputImage', 'OutputLink', 'OutputCard', 'Picker']);
     expect(hits.at(-2)!.body.body[0]!.data).toBe('{"title":"INC1"}');
+  });
+
+  it('agentInfo is sent only as the agent chat setup says (bot-api.md: "If enabled in the agent chat setup")', async () => {
+    for (const [setup, expected] of [
+      ['off', undefined],
+      ['sentFromAgent', { sentFromAgent: true }],
+    ] as const) {
+      await sim.stop();
+      await startSim({ agentInfo: setup });
+      const id = await liveConversation(`setup-${setup}`);
+      expect(hits.at(-1)!.body.body.find((b) => b.actionType === 'SwitchToLiveAgent')!.agentInfo).toEqual(expected);
+      await sim.agentMessage(id, 'hello');
+      const last = hits.at(-1)!.body;
+      expect(last.agentChat).toBe(true);
+      expect(last.body[0]!.agentInfo).toEqual(expected);
+    }
   });
 
   it('customer messages, TYPING then VIEWING and attachments reach the agent; no response POST for them', async () => {

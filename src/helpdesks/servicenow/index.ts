@@ -16,9 +16,11 @@ import type { ContentType } from '../../core/content.js';
 import { fetchMedia } from '../../core/media.js';
 import { DeliveryError, parseRetryAfter } from '../../delivery/errors.js';
 import type { HttpResponse } from '../../delivery/http.js';
-import { safeEqual } from '../../http/auth.js';
 import { BridgeError } from '../../http/errors.js';
 import type { AdapterDefinition, AgentMessageStatus, Customer, HelpdeskAdapter, HelpdeskEvent, OutgoingMessage, WebhookReceiver } from '../adapter.js';
+import { basicMatches, safeEqual } from '../kit/auth.js';
+import { header } from '../kit/headers.js';
+import { closeNote, failedNote } from '../kit/notes.js';
 import { itemToContent } from './convert.js';
 
 export { itemToContent } from './convert.js';
@@ -58,7 +60,18 @@ export const ServiceNowConfig = Type.Object(
     virtualAgentMessages: Type.Union([Type.Literal('drop'), Type.Literal('forward')], {
       default: 'drop',
       description:
-        "What the Virtual Agent itself says during the hand-off (\"Please stand by…\", \"The conversation has ended… type hi\"): 'drop' keeps to the live agent's messages (agentInfo.sentFromAgent) and the bridge's own notices; 'forward' sends them to the customer too.",
+        "What the Virtual Agent itself says during the hand-off (\"Please stand by…\", \"The conversation has ended… type hi\"): 'drop' keeps to the live agent's messages (agentInfo.sentFromAgent where the agent chat setup sends it, else the response's agentChat flag) and the bridge's own notices; 'forward' sends them to the customer too.",
+    }),
+    systemEndTexts: Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
+      default: [],
+      maxItems: 50,
+      description:
+        "Case-insensitive regular expressions: a `System` action message whose text matches one ends the attendance. ServiceNow's System messages (\"… has closed the support session\") are admin-editable and localised, so none is matched by default; the end is read from SwitchToVirtualAgent, completed and takeControl. Add your instance's texts (e.g. \"closed the support session\", \"encerrou\") if your instance sends only the System message.",
+    }),
+    notes: Type.Boolean({
+      default: true,
+      description:
+        "ServiceNow has no internal note a primary bot can write: when the bridge ends the chat (timeout, operator…) or a reply could not reach the customer, tell the agent in a chat message from the customer's side that starts with \"Blip:\". false: END_CONVERSATION and UPDATE_MESSAGES only.",
     }),
     updateMessages: Type.Boolean({ default: false, description: 'Tell the agent panel when a reply reached the customer or failed (UPDATE_MESSAGES; needs third_party_chat=true).' }),
     messages: Type.Object(
@@ -88,6 +101,7 @@ const ResponseBody = Type.Object({
   body: Type.Optional(Type.Array(Item, { maxItems: 500 })),
   agentChat: Type.Optional(Type.Union([Type.Boolean(), Type.String()])),
   completed: Type.Optional(Type.Union([Type.Boolean(), Type.String()])),
+  message: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
   takeControl: Type.Optional(Type.Union([Type.Boolean(), Type.String()])),
 });
 const checkBody = TypeCompiler.Compile(ResponseBody);
@@ -98,11 +112,27 @@ function truthy(v: unknown): boolean {
   return v === true || v === 'true';
 }
 
-function basicOk(header: string | undefined, user: string, pass: string): boolean {
-  const m = /^Basic\s+(.+)$/i.exec(header ?? '');
-  if (!m) return false;
-  return safeEqual(Buffer.from(m[1]!, 'base64').toString('utf8'), `${user}:${pass}`);
+/** The agent's id and name from `agentInfo`, when the agent chat setup sends them. */
+function agentOf(a: Json): { id?: string; name?: string } {
+  return { ...(a['agentId'] ? { id: String(a['agentId']) } : {}), ...(typeof a['agentName'] === 'string' ? { name: a['agentName'] } : {}) };
 }
+
+/**
+ * Is an item the live agent's? `agentInfo.sentFromAgent` says so where it is sent, but bot-api.md
+ * sends agentInfo only "if enabled in the agent chat setup". Without it, the body's `agentChat`
+ * ("true: Chat messages are coming from a live agent") decides, except in the VA's answer to our
+ * own hand-off request, which echoes that request's `message` (bot-api.md's examples echo it) and
+ * says "Please stand by…" with `agentChat: true` before any agent has accepted.
+ */
+function fromLiveAgent(item: Json, body: { agentChat?: boolean | string | undefined; message?: Record<string, unknown> | null | undefined }, key: string): boolean {
+  const sent = (item['agentInfo'] as Json | undefined)?.['sentFromAgent'];
+  if (sent === true || sent === 'true') return true;
+  if (sent === false || sent === 'false') return false;
+  if (!truthy(body.agentChat)) return false;
+  return body.message?.['clientMessageId'] !== handoffMessageId(key);
+}
+
+const handoffMessageId = (attendanceId: string) => `open-${attendanceId}`;
 
 export const serviceNowAdapter: AdapterDefinition<ServiceNowConfig> = {
   type: 'servicenow',
@@ -127,8 +157,17 @@ export const serviceNowAdapter: AdapterDefinition<ServiceNowConfig> = {
                   : !r.password && !r.headerValue
                     ? 'response needs username + password, or header + headerValue (ServiceNow signs nothing)'
                     : undefined;
+    const trouble = () => problem ?? patternProblem;
     const basicHeader = hasBasic ? `Basic ${Buffer.from(`${config.username}:${config.password}`).toString('base64')}` : undefined;
     const attachmentTypes = new Set(config.attachmentTypes.map((t) => t.toLowerCase()));
+    // Admin-written patterns: a bad one is a config problem, reported by check() and at each call.
+    let systemEnd: RegExp[] = [];
+    let patternProblem: string | undefined;
+    try {
+      systemEnd = config.systemEndTexts.map((t) => new RegExp(t, 'i'));
+    } catch (err) {
+      patternProblem = `systemEndTexts: ${(err as Error).message}`;
+    }
 
     /** Basic or OAuth: what the REST layer (and the media upload) takes. */
     function restAuth(): Record<string, string> {
@@ -163,7 +202,8 @@ export const serviceNowAdapter: AdapterDefinition<ServiceNowConfig> = {
 
     /** One call of the integration endpoint; `requestId` is the request's idempotency key, stable across retries. */
     async function send(request: Json): Promise<HttpResponse> {
-      if (problem) throw new DeliveryError(`servicenow: ${problem}`, false);
+      const p = trouble();
+      if (p) throw new DeliveryError(`servicenow: ${p}`, false);
       const body = JSON.stringify({ timestamp: Date.now(), timezone: config.timezone, ...request });
       const res = await deps.http.request({ method: 'POST', url: `${base}${PATH}`, headers: { 'content-type': 'application/json', accept: 'application/json', ...authHeaders(body) }, body, timeoutMs: config.timeoutMs });
       const b = res.body as { status?: string } | undefined;
@@ -208,15 +248,11 @@ export const serviceNowAdapter: AdapterDefinition<ServiceNowConfig> = {
     const webhook: WebhookReceiver = {
       unmatched: 'ignore', // a response for a conversation we no longer know is acknowledged, not retried
       verify(_raw, headers) {
-        const h = (n: string) => {
-          const v = headers[n.toLowerCase()];
-          return Array.isArray(v) ? v[0] : v;
-        };
         // Every scheme configured must match (fails closed; no scheme configured matches nothing).
         const checks: boolean[] = [];
-        if (r.username && r.password) checks.push(basicOk(h('authorization'), r.username, r.password));
+        if (r.username && r.password) checks.push(basicMatches(header(headers, 'authorization'), r.username, r.password));
         if (r.header && r.headerValue) {
-          const v = h(r.header);
+          const v = header(headers, r.header);
           checks.push(v !== undefined && safeEqual(v, r.headerValue));
         }
         if (checks.length > 0 && checks.every(Boolean)) return { ok: true };
@@ -251,23 +287,27 @@ export const serviceNowAdapter: AdapterDefinition<ServiceNowConfig> = {
             else if (/^StartSpinner/.test(action) && item['spinnerType'] === 'wait_time' && config.messages.waiting) {
               events.push({ kind: 'notice', eventId: id(item, i), attendance, text: config.messages.waiting.replace(/\{waitTime\}/g, String(item['waitTime'] ?? 'a moment')) });
             } else if (/^SwitchToLiveAgent/.test(action)) {
-              const a = (item['agentInfo'] ?? {}) as Json;
-              const agent = { ...(a['agentId'] ? { id: String(a['agentId']) } : {}), ...(typeof a['agentName'] === 'string' ? { name: a['agentName'] } : {}) };
+              const agent = agentOf((item['agentInfo'] ?? {}) as Json);
               events.push({ kind: 'agent.assigned', eventId: id(item, i), attendance, ...(Object.keys(agent).length ? { agent } : {}) });
-            } else if (/^SwitchToVirtualAgent/.test(action) || (/^System/.test(action) && /clos|ended|timed out/i.test(String(item['message'] ?? '')))) {
+            } else if (/^SwitchToVirtualAgent/.test(action)) {
+              // "the live agent session has ended, and the conversation is returned to Virtual Agent".
               ended = true;
+            } else if (/^System/.test(action)) {
+              // A System message is one of "entered the chat", "closed the chat", "timed out"
+              // (virtual-agent-api-whats-new.md), told apart only by its text, which admins edit
+              // and ServiceNow localises: it ends the attendance only where configured to.
+              const text = String(item['message'] ?? item['value'] ?? '');
+              if (systemEnd.some((re) => re.test(text))) ended = true;
             }
             return;
           }
-          const a = (item['agentInfo'] ?? {}) as Json;
-          // default-rich-controls-va-cccif.md: "If the rich control is sent from a live agent, then the agentInfo attribute is added".
-          if (a['sentFromAgent'] !== true && config.virtualAgentMessages === 'drop') {
+          if (config.virtualAgentMessages === 'drop' && !fromLiveAgent(item, body, key)) {
             dropped++;
             return;
           }
           const content = itemToContent(item);
           if (!content) return;
-          const agent = { ...(a['agentId'] ? { id: String(a['agentId']) } : {}), ...(typeof a['agentName'] === 'string' ? { name: a['agentName'] } : {}) };
+          const agent = agentOf((item['agentInfo'] ?? {}) as Json);
           const eventId = id(item, i);
           events.push({ kind: 'agent.message', eventId, attendance, message: { id: eventId, content, ...(Object.keys(agent).length ? { agent } : {}) } });
         });
@@ -286,7 +326,8 @@ export const serviceNowAdapter: AdapterDefinition<ServiceNowConfig> = {
       webhook,
 
       async check() {
-        if (problem) return { ok: false, detail: `servicenow: ${problem}` };
+        const p = trouble();
+        if (p) return { ok: false, detail: `servicenow: ${p}` };
         try {
           // SEND_HISTORY with nothing in it is harmless and answers the call status.
           await send({ requestId: `check-${randomUUID()}`, action: 'SEND_HISTORY', userId: 'blip-helpdesk-bridge-check', clientSessionId: 'check', history: [] });
@@ -309,7 +350,7 @@ export const serviceNowAdapter: AdapterDefinition<ServiceNowConfig> = {
           ...session(attendance.id),
           userId: user,
           ...(customer.email ? { emailId: customer.email } : {}),
-          message: { text: config.handoffText, typed: true, clientMessageId: `open-${attendance.id}` },
+          message: { text: config.handoffText, typed: true, clientMessageId: handoffMessageId(attendance.id) },
           contextVariables: context,
           history: transcript.map((t) => ({
             displayName: t.direction === 'bot' ? 'Bot' : (customer.name ?? 'Customer'),
@@ -335,31 +376,41 @@ export const serviceNowAdapter: AdapterDefinition<ServiceNowConfig> = {
         await send({ requestId: `${state}-${ref.key}-${ctx.deliveryId}`, action: state === 'typing' ? 'TYPING' : 'VIEWING', ...session(ref.key), userId: userOf(ref) });
       },
 
-      ...(config.updateMessages
-        ? {
-            async messageStatus(ref: { key: string; data?: Record<string, unknown> }, _attendance: unknown, { sourceId, status }: AgentMessageStatus, ctx: { deliveryId: number }) {
-              // Only agent messages ServiceNow named (messageId) can be reported back, and its
-              // documented statuses are sent_to_user and external_error (delivered/read have none).
-              if (!sourceId.startsWith('snm:') || status === 'delivered' || status === 'read') return;
-              // bot-api.md "Update the message on the agent chat panel": `message` is a list of {status, id}.
-              // No text: a text would replace the message on the agent panel ("Updated").
-              await send({
-                requestId: `status-${ref.key}-${ctx.deliveryId}`,
-                action: 'UPDATE_MESSAGES',
-                ...session(ref.key),
-                userId: userOf(ref),
-                message: [{ status: status === 'sent' ? 'sent_to_user' : 'external_error', id: sourceId.slice(4) }],
-              });
-            },
-          }
-        : {}),
+      async messageStatus(ref, _attendance, update: AgentMessageStatus, ctx) {
+        const { sourceId, status } = update;
+        // Only agent messages ServiceNow named (messageId) can be updated on the panel, and its
+        // documented statuses are sent_to_user and external_error (delivered/read have none).
+        // bot-api.md "Update the message on the agent chat panel": `message` is a list of {status, id};
+        // no text: a text would replace the message on the agent panel ("Updated").
+        if (config.updateMessages && sourceId.startsWith('snm:') && (status === 'sent' || status === 'failed')) {
+          await send({
+            requestId: `status-${ref.key}-${ctx.deliveryId}`,
+            action: 'UPDATE_MESSAGES',
+            ...session(ref.key),
+            userId: userOf(ref),
+            message: [{ status: status === 'sent' ? 'sent_to_user' : 'external_error', id: sourceId.slice(4) }],
+          });
+        }
+        // "Failed" on the panel says nothing of why, and needs third_party_chat and a messageId:
+        // the reason goes to the agent as a chat line (ServiceNow has no note a primary bot can write).
+        if (status === 'failed' && config.notes) await note(ref, failedNote(update), `failed-${ctx.deliveryId}`);
+      },
 
       async close(ref, _attendance, reason) {
         if (reason === 'agent') return; // ServiceNow ended it
-        // "The message.text parameter should be empty when using this action."
+        // END_CONVERSATION carries no reason ("The message.text parameter should be empty when
+        // using this action"): the agent reads it in a line just before the chat ends. ServiceNow
+        // documents no deduplication, so a retried close may show the line twice; never none.
+        if (config.notes) await note(ref, closeNote(reason), 'end');
         await send({ requestId: `end-${ref.key}`, action: 'END_CONVERSATION', ...session(ref.key), userId: userOf(ref), message: { text: '', typed: true } });
       },
     };
+
+    /** A line the agent reads in the chat, sent as the end user (the only voice a primary bot has there). */
+    async function note(ref: { key: string; data?: Record<string, unknown> }, text: string, tag: string): Promise<void> {
+      const id = `note-${tag}-${ref.key}`;
+      await send({ requestId: id, ...session(ref.key), userId: userOf(ref), message: { text, typed: true, clientMessageId: id } });
+    }
   },
 };
 

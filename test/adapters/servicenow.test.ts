@@ -278,16 +278,22 @@ describe('customer messages and signals', () => {
     const ids = bodies.map((b) => b['requestId'] as string);
     expect(ids[1]).toBe(m1.id);
     expect(ids[2]).toBe(m1.id);
-    const distinct = new Set([ids[0], ids[1], ids[3], ids[4], ids[5], ids[6]]);
-    expect(distinct.size).toBe(6);
+    const distinct = new Set([ids[0], ids[1], ids[3], ids[4], ids[5], ids[6], ids[7]]);
+    expect(distinct.size).toBe(7);
     expect(bodies[1]).toMatchObject({ clientSessionId: att.id, message: { text: 'first', typed: true, clientMessageId: m1.id } });
     expect(bodies[1]).not.toHaveProperty('action');
-    expect(bodies.slice(4).map((b) => b['action'])).toEqual(['TYPING', 'VIEWING', 'END_CONVERSATION']);
-    expect(bodies[6]!['message']).toEqual({ text: '', typed: true });
+    expect(bodies.slice(4).map((b) => b['action'])).toEqual(['TYPING', 'VIEWING', undefined, 'END_CONVERSATION']);
+    expect(bodies[7]!['message']).toEqual({ text: '', typed: true });
     const c = S().conversation(conv.id)!;
     expect(c.typingLog.map((t) => t.on)).toEqual([true, false]);
     expect(c.state).toBe('closed');
-    expect(c.messages.filter((m) => m.direction === 'customer').map((m) => m.text)).toEqual(['The customer asked for a person.', 'first', 'first', 'second']);
+    expect(c.messages.filter((m) => m.direction === 'customer').map((m) => m.text)).toEqual([
+      'The customer asked for a person.',
+      'first',
+      'first',
+      'second',
+      'Blip: the customer was handed back to the bot (customer: the customer asked to end it).',
+    ]);
   });
 
   it('close for an agent-ended attendance sends nothing', async () => {
@@ -342,8 +348,27 @@ describe('customer messages and signals', () => {
     expect(m.updatedText).toBeUndefined();
   });
 
-  it('updateMessages off: no messageStatus at all', async () => {
-    expect(make().messageStatus).toBeUndefined();
+  it('a failed reply reaches the agent with its reason as a "Blip:" line, with or without updateMessages; sent/read/delivered send nothing without it', async () => {
+    const adapter = make();
+    const { att, ref, conv } = await live(adapter);
+    const n = integrationBodies().length;
+    for (const status of ['sent', 'delivered', 'read'] as const) await adapter.messageStatus!(ref, att, { sourceId: 'snm:abc', status }, ctx(1, 20));
+    expect(integrationBodies()).toHaveLength(n);
+    await adapter.messageStatus!(ref, att, { sourceId: 'sn:hash', status: 'failed', code: 'BLIP_REFUSED', reason: 'the 24-hour window is closed' }, ctx(1, 21));
+    expect(integrationBodies().slice(n).map((b) => b['action'])).toEqual([undefined]);
+    expect(S().conversation(conv.id)!.messages.at(-1)).toMatchObject({
+      direction: 'customer',
+      text: 'Blip: a reply was not delivered to the customer (BLIP_REFUSED: the 24-hour window is closed).',
+    });
+  });
+
+  it('notes: false: a bridge close is END_CONVERSATION alone and a failure only the panel status', async () => {
+    const adapter = make({ notes: false });
+    const { att, ref } = await live(adapter);
+    const n = integrationBodies().length;
+    await adapter.messageStatus!(ref, att, { sourceId: 'snm:abc', status: 'failed', code: 'X' }, ctx(1, 22));
+    await adapter.close!(ref, att, 'customer-inactive', ctx());
+    expect(integrationBodies().slice(n).map((b) => b['action'])).toEqual(['END_CONVERSATION']);
   });
 });
 
@@ -409,6 +434,8 @@ describe('VA response bodies → events', () => {
   });
 
   it('SwitchToLiveAgent → assigned with the agent; typing start/end → chatstate', async () => {
+    await sim!.stop();
+    await startSim({ agentInfo: 'namesAndAvatars' });
     const adapter = make();
     const { att, conv } = await live(adapter);
     const accepted = await lastEvents(2);
@@ -420,6 +447,8 @@ describe('VA response bodies → events', () => {
   });
 
   it('every output control the agent can send becomes readable content', async () => {
+    await sim!.stop();
+    await startSim({ agentInfo: 'namesAndAvatars' });
     const adapter = make();
     const { conv } = await live(adapter);
     const inputs = [
@@ -455,9 +484,28 @@ describe('VA response bodies → events', () => {
   });
 
   it.each([
+    ['off', undefined],
+    ['sentFromAgent', undefined],
+    ['namesAndAvatars', { id: 'a'.repeat(32), name: 'Beth Anglin' }],
+  ] as const)('agentInfo %s in the agent chat setup: the agent’s reply reaches the customer, the hand-off’s "stand by" does not', async (setup, agent) => {
+    await sim!.stop();
+    await startSim({ agentInfo: setup });
+    const adapter = make();
+    const { conv } = await live(adapter);
+    expect((await lastEvents(1)).filter((e) => e.kind === 'agent.message')).toEqual([]); // "Please stand by…" with agentChat: true
+    await S().agentMessage(conv.id, 'Hi, this is Beth');
+    const [ev] = await lastEvents(3);
+    expect(ev).toMatchObject({ kind: 'agent.message', message: { content: { type: 'text', text: 'Hi, this is Beth' } } });
+    expect(ev!.kind === 'agent.message' && ev!.message.agent).toEqual(agent);
+    // A Virtual Agent item says so itself where agentInfo is sent, whatever agentChat says.
+    const hook = adapter.webhook!;
+    expect(hook.parse({ clientSessionId: 'k', agentChat: true, body: [{ uiType: 'OutputText', value: 'VA', agentInfo: { sentFromAgent: false } }] }, {})[0]!.kind).toBe('ignored');
+    expect(hook.parse({ clientSessionId: 'k', body: [{ uiType: 'OutputText', value: 'VA' }] }, {})[0]!.kind).toBe('ignored');
+  });
+
+  it.each([
     ['System "closed" + SwitchToVirtualAgent (default)', undefined],
     ['SwitchToVirtualAgent alone', ['switchToVirtualAgent']],
-    ['System alone', ['system']],
     ['completed: true', ['completed']],
     ['takeControl: true', ['takeControl']],
   ] as const)('the agent ends it with %s → attendance.ended', async (_n, signals) => {
@@ -466,6 +514,23 @@ describe('VA response bodies → events', () => {
     await S().close(conv.id, signals as never);
     const events = await lastEvents(3);
     expect(events).toEqual([{ kind: 'attendance.ended', eventId: `sn-end:${att.id}`, attendance: { key: att.id }, reason: expect.any(String) }]);
+  });
+
+  it('a System message alone ends nothing by default (its text is admin-editable and localised); systemEndTexts matches it', async () => {
+    const adapter = make();
+    const { conv } = await live(adapter);
+    await S().close(conv.id, ['system']);
+    expect((await lastEvents(3)).map((e) => e.kind)).toEqual(['ignored']);
+    const hook = make({ systemEndTexts: ['closed the support session', 'encerrou o atendimento'] }).webhook!;
+    const system = (message: string) => hook.parse({ clientSessionId: 'k', agentChat: true, body: [{ uiType: 'ActionMsg', actionType: 'System', message }] }, {});
+    expect(system('Beth Anglin has closed the support session.').map((e) => e.kind)).toEqual(['attendance.ended']);
+    expect(system('Beth Anglin encerrou o atendimento.').map((e) => e.kind)).toEqual(['attendance.ended']);
+    expect(system('Beth Anglin has joined.').map((e) => e.kind)).toEqual(['ignored']);
+  });
+
+  it('a systemEndTexts entry that is not a regular expression is a config problem', async () => {
+    const adapter = make({ systemEndTexts: ['(unclosed'] });
+    expect(await adapter.check()).toMatchObject({ ok: false, detail: expect.stringContaining('systemEndTexts') });
   });
 
   it('{"status":"success"} (SEND_HISTORY, check) and bodies without a session are ignored; clientVariables is the fallback key', () => {
@@ -552,9 +617,22 @@ describe('through the bridge', () => {
 
     await fixture.driver.reply(key, 'exactly once');
     await w.blip.waitFor((r) => r.body?.content === 'exactly once', 10_000);
-    expect((await fixture.sim.redeliver()).status).toBeLessThan(300);
-    expect((await fixture.sim.redeliver()).status).toBeLessThan(300);
-    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 2; i++) {
+      const again = await fixture.sim.redeliver();
+      expect(again.status).toBe(202);
+      expect(JSON.parse(again.response)).toMatchObject({ accepted: 0, duplicates: 1 });
+    }
     expect(w.blip.received.messages.filter((r) => r.body?.content === 'exactly once')).toHaveLength(1);
+  });
+
+  it('an operator’s close: the agent reads why in a "Blip:" line, then the chat ends (END_CONVERSATION)', async () => {
+    const customer = '5511987659998@wa.gw.msging.net';
+    w.blip.addCustomer({ originator: customer });
+    await w.blip.customerSays(customer, IDENTIFIER, { type: 'text/plain', content: 'hello' });
+    const { key } = await fixture.driver.waitOpened(customer);
+    const list = await w.admin('GET', '/admin/attendances');
+    expect((await w.admin('POST', `/admin/attendances/${list.body.attendances[0].id}/close`, {})).status).toBeLessThan(300);
+    const { note } = await fixture.driver.waitClosedByBridge!(key);
+    expect(note).toBe('Blip: the customer was handed back to the bot (admin: an operator ended it).');
   });
 });
