@@ -14,7 +14,7 @@ import { helpdeskRoutes } from './helpdesks/routes.js';
 import { adminRoutes } from './http/admin.js';
 import { transcriptRoutes } from './http/transcripts.js';
 import { BridgeError } from './http/errors.js';
-import { Metrics } from './http/metrics.js';
+import { Metrics, inboundRoute } from './http/metrics.js';
 import { eventJsonSchema, WEBHOOK_EVENTS } from './helpdesks/webhook/contract.js';
 import { openStore } from './store/engines.js';
 import type { Store } from './store/store.js';
@@ -124,6 +124,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       req.log.error({ err }, 'unexpected error');
       e = new BridgeError('BRIDGE_ERR_INTERNAL');
     }
+    // A rejected call from Blip or a helpdesk is counted by its code: a wrong token in the Blip
+    // portal or a wrong webhook secret shows in the metrics, not only in the logs.
+    const route = inboundRoute(req.routeOptions.url);
+    if (route !== undefined) metrics.inbound.inc({ route, outcome: e.code });
     // The path only: some vendors' webhook URLs carry a secret in the query string (Omnize).
     if (e.status >= 400 && e.status < 500) req.log.info({ code: e.code, detail: e.detail, url: req.url.split('?')[0] }, 'request rejected');
     if (e.code === 'BRIDGE_ERR_INTERNAL') void reply.header('retry-after', '5');

@@ -73,6 +73,11 @@ export const BlipConfig = Type.Object(
       default: 'authorization',
       description: "Header carrying inboundToken. 'authorization' expects 'Bearer <token>'; any other header carries the token alone.",
     }),
+    acceptDirectAddresses: Type.Boolean({
+      default: false,
+      description:
+        "Accept messages whose `from` is not a router tunnel address (`…@tunnel.msging.net`). Off: they are refused with 400 BRIDGE_ERR_NOT_ROUTED, since the Redirect that ends an attendance only works inside a router (docs/blip-setup.md, \"Direct addresses\"). On: they open attendances, and at the end the Redirect moves nobody, so the customer's next message opens a new attendance here.",
+    }),
     returnTo: Type.Optional(Type.String({ minLength: 1, description: "Service name or bot identity for the Redirect at the end; absent = the router's main service." })),
     messagesPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 10_000, default: 50, description: 'Pace of messages sent to Blip (Blip documents 50/s on paid plans, 3/s free).' }),
     historySource: Type.Union([Type.Literal('router'), Type.Literal('service')], {

@@ -112,3 +112,31 @@ export type ChatState = Static<typeof ChatState>;
 export const contentSchemas: readonly TSchema[] = [
   TextContent, MediaContent, LocationContent, ContactContent, ChoicesContent, ReplyContent, UnsupportedContent,
 ];
+
+/**
+ * Why an agent's content cannot be sent to the customer, or undefined when it can. Checked once for
+ * every helpdesk after its adapter parsed the event (src/helpdesks/routes.ts), so no adapter can let
+ * an empty message or a link Blip cannot fetch reach a customer.
+ */
+export function unsendable(c: Content): string | undefined {
+  switch (c.type) {
+    case 'text':
+    case 'unsupported':
+      return c.text.trim() === '' ? 'the text is empty' : undefined;
+    case 'choices':
+      return (c.prompt ?? c.text).trim() === '' ? 'the prompt above the options is empty' : undefined;
+    case 'media':
+      return isHttpUrl(c.url) ? undefined : `the media url must be an http(s) URL the customer's channel can fetch (got ${JSON.stringify(c.url.slice(0, 80))})`;
+    default:
+      return undefined;
+  }
+}
+
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}

@@ -4,6 +4,7 @@
  */
 import type { TSchema, Static } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import type { ValueError } from '@sinclair/typebox/errors';
 import { BridgeError, type ErrorCode } from './errors.js';
 
 export function parseJson(raw: unknown): unknown {
@@ -46,6 +47,15 @@ export class Validator<T extends TSchema> {
     if (this.check.Check(value)) return value;
     const first = this.check.Errors(value).First();
     const path = first?.path ? first.path : '/';
-    throw new BridgeError(this.code, `${path}: ${first?.message ?? 'invalid'}`);
+    throw new BridgeError(this.code, `${path}: ${first ? explain(first) : 'invalid'}`);
   }
+}
+
+/** TypeBox says "Expected union value" for a list of literals; name the values instead. */
+function explain(e: ValueError): string {
+  const variants = (e.schema as { anyOf?: Array<{ const?: unknown }> }).anyOf;
+  if (variants && variants.length > 0 && variants.every((v) => typeof v.const === 'string')) {
+    return `${JSON.stringify(e.value)} is not one of: ${variants.map((v) => v.const as string).join(', ')}`;
+  }
+  return e.message;
 }

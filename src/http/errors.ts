@@ -9,6 +9,8 @@ export const ERRORS = {
   BRIDGE_ERR_INVALID_JSON: { status: 400, message: 'The body is not valid JSON.' },
   BRIDGE_ERR_INVALID_ENVELOPE: { status: 400, message: 'The LIME envelope is not valid.' },
   BRIDGE_ERR_INVALID_CONTENT: { status: 400, message: 'The content does not match its type.' },
+  BRIDGE_ERR_NOT_ROUTED: { status: 400, message: 'The message did not come through a Blip router (from is not a tunnel address).' },
+  BRIDGE_ERR_UNSENDABLE_CONTENT: { status: 400, message: 'The agent message cannot be sent to the customer.' },
   BRIDGE_ERR_INVALID_EVENT: { status: 400, message: 'The webhook event is not valid.' },
   BRIDGE_ERR_INVALID_REQUEST: { status: 400, message: 'The request is not valid.' },
   BRIDGE_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The body must be application/json.' },

@@ -15,7 +15,7 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'bridge_process_' });
     this.inbound = new Counter({
       name: 'bridge_inbound_total',
-      help: 'Inbound calls by route and outcome (accepted, duplicate, rejected code).',
+      help: 'Inbound calls from Blip and helpdesks by route and outcome: accepted, duplicate, ignored, or the BRIDGE_ERR_* code of a rejection.',
       labelNames: ['route', 'outcome'],
       registers: [this.registry],
     });
@@ -52,5 +52,19 @@ export class Metrics {
         for (const r of await store.countDeliveries()) this.set({ lane: r.lane, state: r.state }, r.n);
       },
     });
+  }
+}
+
+/** The `route` label of bridge_inbound_total for a Fastify route pattern; undefined for other routes. */
+export function inboundRoute(pattern: string | undefined): string | undefined {
+  switch (pattern) {
+    case '/blip/:bot/messages':
+      return 'blip-message';
+    case '/blip/:bot/notifications':
+      return 'blip-notification';
+    case '/helpdesk/:bot/webhook':
+      return 'helpdesk-webhook';
+    default:
+      return undefined;
   }
 }

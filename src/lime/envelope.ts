@@ -29,16 +29,19 @@ export const MessageEnvelope = Type.Object(
 );
 export type MessageEnvelope = Static<typeof MessageEnvelope>;
 
-export const NotificationEvent = Type.Union(
-  ['accepted', 'validated', 'authorized', 'dispatched', 'received', 'consumed', 'failed', 'deleted'].map((e) => Type.Literal(e)),
-);
+/**
+ * LIME's notification events (research/blip.md §3.1: lime-js `NotificationEvent`, plus `deleted`,
+ * which blip-sdk-js subscribes to). Anything else is not a notification Blip sends: refused (400).
+ */
+export const NOTIFICATION_EVENTS = ['accepted', 'validated', 'authorized', 'dispatched', 'received', 'consumed', 'failed', 'deleted'] as const;
+export const NotificationEvent = Type.Union(NOTIFICATION_EVENTS.map((e) => Type.Literal(e)));
 
 export const NotificationEnvelope = Type.Object(
   {
     id: Id,
     from: Type.Optional(Node),
     to: Type.Optional(Node),
-    event: Type.String({ minLength: 1, maxLength: 64 }),
+    event: NotificationEvent,
     reason: Type.Optional(Type.Object({ code: Type.Optional(Type.Number()), description: Type.Optional(Type.String()) })),
     metadata: Type.Optional(Metadata),
   },

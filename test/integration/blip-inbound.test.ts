@@ -123,4 +123,62 @@ describe('POST /blip/{bot}/messages and /notifications', () => {
     expect(view.body.messages.find((m: { id: string }) => m.id === id).status).toBe('received');
     expect((await h.post(`/blip/${BOT}/notifications`, { id, from }, AUTH)).status).toBe(400);
   });
+
+  it("answers 400 to a notification event outside LIME's list, naming the list, and stores nothing", async () => {
+    const res = await h.post(`/blip/${BOT}/notifications`, { id: 'n-1', from: TUNNEL, event: 'delivered' }, AUTH);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('BRIDGE_ERR_INVALID_ENVELOPE');
+    expect(res.body.error.detail).toBe('/event: "delivered" is not one of: accepted, validated, authorized, dispatched, received, consumed, failed, deleted');
+    expect(await stored()).toEqual(before);
+  });
+
+  it.each([
+    ['a bot identity', 'someone@msging.net'],
+    ['a WhatsApp customer (the sub-bot reached without its router)', '5511999990009@wa.gw.msging.net/instance'],
+    ['a Blip Chat visitor', 'c1d2e3f4@0mn.io'],
+  ])('answers 400 BRIDGE_ERR_NOT_ROUTED to a message from %s, and stores nothing', async (_name, from) => {
+    const res = await h.post(`/blip/${BOT}/messages`, msg({ from }), AUTH);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('BRIDGE_ERR_NOT_ROUTED');
+    expect(res.body.error.detail).toContain('acceptDirectAddresses');
+    expect(await stored()).toEqual(before);
+  });
+
+  it('counts rejected requests in bridge_inbound_total by route and code (a wrong token shows)', async () => {
+    const metric = async (route: string, outcome: string) => {
+      const m = (await h.get('/metrics')).text;
+      const line = m.split('\n').find((l) => l.startsWith(`bridge_inbound_total{route="${route}",outcome="${outcome}"}`));
+      return line === undefined ? 0 : Number(line.split(' ').at(-1));
+    };
+    const wrong = await metric('blip-message', 'BRIDGE_ERR_UNAUTHORIZED');
+    const bad = await metric('blip-notification', 'BRIDGE_ERR_INVALID_ENVELOPE');
+    const tooBig = await metric('blip-message', 'BRIDGE_ERR_BODY_TOO_LARGE');
+    const forged = await metric('helpdesk-webhook', 'BRIDGE_ERR_BAD_SIGNATURE');
+    await h.post(`/blip/${BOT}/messages`, msg(), { authorization: 'Bearer the-token-from-another-bot' });
+    await h.post(`/blip/${BOT}/messages`, msg(), {});
+    await h.post(`/blip/${BOT}/notifications`, { id: 'x' }, AUTH);
+    await postOverLimit(`${h.url}/blip/${BOT}/messages`, 2 * 1024 * 1024, { ...AUTH, 'content-type': 'application/json' });
+    await h.post(`/helpdesk/${BOT}/webhook`, { type: 'agent.typing' }, { 'webhook-id': 'x', 'webhook-timestamp': '1', 'webhook-signature': 'v1,AAAA' });
+    expect(await metric('blip-message', 'BRIDGE_ERR_UNAUTHORIZED')).toBe(wrong + 2);
+    expect(await metric('blip-notification', 'BRIDGE_ERR_INVALID_ENVELOPE')).toBe(bad + 1);
+    expect(await metric('blip-message', 'BRIDGE_ERR_BODY_TOO_LARGE')).toBe(tooBig + 1);
+    expect(await metric('helpdesk-webhook', 'BRIDGE_ERR_BAD_SIGNATURE')).toBe(forged + 1);
+    expect(await stored()).toEqual(before);
+  });
+});
+
+describe('bots[].blip.acceptDirectAddresses: true', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ bot: { blip: { acceptDirectAddresses: true } } });
+  });
+  afterAll(async () => h.stop());
+
+  it('opens an attendance for a customer who is not behind a router', async () => {
+    const from = '5511999990010@wa.gw.msging.net';
+    const res = await h.post(`/blip/${BOT}/messages`, { id: 'direct-1', from, type: 'text/plain', content: 'hello without a router' }, AUTH);
+    expect(res.status).toBe(202);
+    const opened = await until(() => h.tool.eventsOfType('attendance.opened').find((e) => e.data.customer.address === from));
+    await h.tool.waitFor((t) => t.eventsOfType('customer.message').some((e) => e.data.attendanceId === opened.data.attendance.id));
+  });
 });

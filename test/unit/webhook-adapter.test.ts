@@ -469,12 +469,26 @@ describe('published JSON Schemas', () => {
     const schema = eventJsonSchema('agent.message') as { $defs?: Record<string, unknown>; $id?: string };
     expect(schema.$id).toBeUndefined();
     expect(Object.keys(schema.$defs ?? {}).sort()).toEqual(
-      ['ChoicesContent', 'ContactContent', 'Content', 'LocationContent', 'MediaContent', 'ReplyContent', 'TextContent', 'UnsupportedContent'],
+      ['AgentChoicesContent', 'AgentContent', 'AgentMediaContent', 'AgentTextContent', 'ContactContent', 'LocationContent', 'ReplyContent', 'UnsupportedContent'],
     );
-    expect(JSON.stringify(schema)).toContain('"$ref":"#/$defs/Content"');
+    expect(JSON.stringify(schema)).toContain('"$ref":"#/$defs/AgentContent"');
+    expect(Object.keys((eventJsonSchema('customer.message') as { $defs?: Record<string, unknown> }).$defs ?? {})).toContain('Content');
     expect(eventJsonSchema('customer.typing')).not.toHaveProperty('$defs');
     const validate = ajv.compile({ ...schema, $id: 'urn:test:agent.message' });
-    expect(validate({ type: 'agent.message', timestamp: '2024-05-01T12:00:00Z', data: { attendanceId: 'a', message: { id: 'x', content: { type: 'media', text: 'x' } } } })).toBe(false);
+    const agentSays = (content: unknown) => ({ type: 'agent.message', timestamp: '2024-05-01T12:00:00Z', data: { attendanceId: 'a', message: { id: 'x', content } } });
+    expect(validate(agentSays({ type: 'media', text: 'x' }))).toBe(false);
+    // What the customer could not receive is refused by the published schema as by ours.
+    for (const content of [
+      { type: 'text', text: '' },
+      { type: 'text', text: ' \n\t' },
+      { type: 'media', text: 'f', url: 'ftp://files.example.com/a.pdf', mimeType: 'application/pdf' },
+      { type: 'media', text: 'f', url: 'file:///etc/passwd', mimeType: 'text/plain' },
+      { type: 'choices', text: ' ', options: [{ label: 'a' }] },
+    ]) {
+      expect(validate(agentSays(content)), JSON.stringify(content)).toBe(false);
+      expect(validateEvent('agent.message', agentSays(content)).ok, JSON.stringify(content)).toBe(false);
+    }
+    expect(validate(agentSays({ type: 'media', text: 'f', url: 'HTTPS://files.example.com/a.pdf', mimeType: 'application/pdf' }))).toBe(true);
   });
 
   it('every example in docs/helpdesks/webhook.md is a valid event', () => {

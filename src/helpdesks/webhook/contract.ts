@@ -8,7 +8,18 @@
 import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { ValueError } from '@sinclair/typebox/errors';
-import { ChatState, Content, contentSchemas } from '../../core/content.js';
+import {
+  ChatState,
+  ChoicesContent,
+  Content,
+  ContactContent,
+  LocationContent,
+  MediaContent,
+  ReplyContent,
+  TextContent,
+  UnsupportedContent,
+  contentSchemas,
+} from '../../core/content.js';
 import { CLOSE_REASONS } from '../adapter.js';
 
 /** RFC 3339 (the ISO-8601 profile JSON uses); a pattern so any JSON Schema validator enforces it. */
@@ -141,6 +152,35 @@ export const AttendanceClosed = event(
 // ---------------------------------------------------------------------------------------------
 // Inbound: the tool POSTs these to `/helpdesk/{bot}/webhook`.
 
+// What an agent sends must reach the customer: no empty text (Blip would show an empty bubble or
+// refuse it) and media only at a URL the customer's channel can fetch. Both have a plain-words
+// explanation in `narrow` below.
+const NON_BLANK = '\\S';
+const HTTP_URL = '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+';
+const NonBlank = (description: string) => Type.String({ maxLength: 65_536, pattern: NON_BLANK, description });
+
+export const AgentTextContent = Type.Object(
+  { ...TextContent.properties, text: NonBlank('The message text; not empty.') },
+  { $id: 'AgentTextContent', additionalProperties: true },
+);
+export const AgentMediaContent = Type.Object(
+  {
+    ...MediaContent.properties,
+    url: Type.String({ maxLength: 8192, pattern: HTTP_URL, description: "An http(s) URL the customer's channel downloads the file from." }),
+  },
+  { $id: 'AgentMediaContent', additionalProperties: true },
+);
+export const AgentChoicesContent = Type.Object(
+  { ...ChoicesContent.properties, text: NonBlank('The prompt shown above the options; not empty.') },
+  { $id: 'AgentChoicesContent', additionalProperties: true },
+);
+
+/** A content an agent sends: Content, with the text not empty and media at an http(s) URL. */
+export const AgentContent = Type.Union(
+  [AgentTextContent, AgentMediaContent, LocationContent, ContactContent, AgentChoicesContent, ReplyContent, UnsupportedContent],
+  { $id: 'AgentContent' },
+);
+
 export const AgentMessage = event(
   'agent.message',
   Type.Object(
@@ -149,7 +189,7 @@ export const AgentMessage = event(
       message: Type.Object(
         {
           id: Id('Your message id: your idempotency key. Sending the same id twice delivers once.'),
-          content: Content,
+          content: AgentContent,
           agent: Type.Optional(
             Type.Object(
               { id: Id('Your agent id.'), name: Type.String({ maxLength: 1024, description: 'Display name.' }) },
@@ -259,8 +299,15 @@ export function validateEvent<N extends WebhookEventName>(name: N, body: unknown
 function narrow(error: ValueError): { path: string; message: string } {
   const inner = narrowUnion(error);
   // A regex in the message helps nobody; say what we expect instead.
-  if ((inner.schema as { format?: unknown }).format === 'date-time' && typeof inner.value === 'string') {
+  const schema = inner.schema as { format?: unknown; pattern?: unknown };
+  if (schema.format === 'date-time' && typeof inner.value === 'string') {
     return { path: inner.path, message: 'Expected an ISO-8601 date-time such as 2024-05-01T12:30:00Z' };
+  }
+  if (schema.pattern === NON_BLANK && typeof inner.value === 'string') {
+    return { path: inner.path, message: 'Must not be empty or only spaces: the customer would get an empty message' };
+  }
+  if (schema.pattern === HTTP_URL && typeof inner.value === 'string') {
+    return { path: inner.path, message: "Expected an http(s) URL the customer's channel can fetch, such as https://files.example.com/a.pdf" };
   }
   return inner;
 }
@@ -287,7 +334,7 @@ function narrowUnion(error: ValueError): ValueError {
 
 const JSON_SCHEMA_DIALECT = 'https://json-schema.org/draft/2020-12/schema';
 const sharedDefs: Record<string, TSchema> = Object.fromEntries(
-  [...contentSchemas, Content].map((s) => [s.$id as string, s]),
+  [...contentSchemas, Content, AgentTextContent, AgentMediaContent, AgentChoicesContent, AgentContent].map((s) => [s.$id as string, s]),
 );
 
 /**
