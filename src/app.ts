@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { Bridge } from './core/bridge.js';
 import { HttpClient } from './delivery/http.js';
+import { attemptTiming } from './delivery/attempt.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { blipRoutes } from './blip/routes.js';
 import { helpdeskRoutes } from './helpdesks/routes.js';
@@ -90,12 +91,19 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const http = new HttpClient(config.delivery.timeoutMs);
   const bridge = new Bridge(config, store, http, log);
   const metrics = new Metrics(store);
-  const worker = new DeliveryWorker(store, bridge, config.delivery, log.child({ component: 'worker' }), {
-    onOutcome(d, outcome, seconds) {
-      metrics.deliveries.inc({ lane: d.lane, kind: d.kind, outcome });
-      if (outcome === 'delivered') metrics.latency.observe({ lane: d.lane }, seconds);
+  const worker = new DeliveryWorker(
+    store,
+    bridge,
+    config.delivery,
+    log.child({ component: 'worker' }),
+    {
+      onOutcome(d, outcome, seconds) {
+        metrics.deliveries.inc({ lane: d.lane, kind: d.kind, outcome });
+        if (outcome === 'delivered') metrics.latency.observe({ lane: d.lane }, seconds);
+      },
     },
-  });
+    attemptTiming(config),
+  );
   bridge.setHooks({ wake: () => worker.wake() });
 
   const app = Fastify({

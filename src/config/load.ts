@@ -10,6 +10,7 @@ import { Value } from '@sinclair/typebox/value';
 import { parseDocument } from 'yaml';
 import type { TSchema } from '@sinclair/typebox';
 import { ConfigSchema, type Config } from './schema.js';
+import { attemptTimingProblem } from '../delivery/attempt.js';
 import { adapterDefinition, adapterTypes } from '../helpdesks/registry.js';
 
 export class ConfigError extends Error {
@@ -109,6 +110,10 @@ export function parseConfig(raw: unknown, source = 'config', env: NodeJS.Process
     problems.push(...schemaProblems(def.configSchema, withDefaults, `bots[${i}].helpdesk`, unset));
     bot['helpdesk'] = withDefaults;
   });
+  if (problems.length === 0) {
+    const timing = attemptTimingProblem(value as Config);
+    if (timing) problems.push(timing);
+  }
   if (problems.length) throw new ConfigError(source, problems);
   return deepFreeze(value as Config);
 }

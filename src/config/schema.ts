@@ -24,7 +24,7 @@ export const StoreConfig = Type.Object(
       default: 'sqlite:./data/bridge.db',
       pattern: '^(sqlite:|postgres(ql)?://)',
       description:
-        'sqlite:<path>, the embedded engine (one process; sqlite::memory: keeps nothing), or postgres://user:password@host:5432/database (postgresql:// too) for any number of replicas sharing one database. PostgreSQL URLs take libpq parameters such as ?sslmode=require, and pool_size=<n> (default 10): connections per process.',
+        'sqlite:<path>, the embedded engine (one process; sqlite::memory: keeps nothing), or postgres://user:password@host:5432/database (postgresql:// too) for any number of replicas sharing one database. PostgreSQL URLs take libpq parameters such as ?sslmode=require, pool_size=<n> (default 10): connections per process, and the session bounds in milliseconds statement_timeout (default 60000), lock_timeout (2000) and idle_in_transaction_session_timeout (5000); see docs/operations.md.',
     }),
   },
   { additionalProperties: false, default: {} },
@@ -36,6 +36,14 @@ export const DeliveryConfig = Type.Object(
     baseDelayMs: Type.Integer({ minimum: 1, default: 500, description: 'First retry delay; doubles each attempt, with jitter.' }),
     maxDelayMs: Type.Integer({ minimum: 1, default: 300_000, description: 'Longest wait between attempts (Retry-After may ask for more, up to 1 hour).' }),
     timeoutMs: Type.Integer({ minimum: 100, default: 10_000, description: 'Deadline of one outbound HTTP call.' }),
+    attemptTimeoutMs: Type.Optional(
+      Type.Integer({
+        minimum: 100,
+        maximum: 3_600_000,
+        description:
+          "Deadline of one delivery attempt (all of its calls). Default: the longest single call (the largest of delivery.timeoutMs, media.timeoutMs and each bot's helpdesk.timeoutMs) plus 2 × delivery.timeoutMs; never less than that longest call. A claim's lease lasts this + 5 s: how long a dead or frozen replica's lanes wait before another replica takes them over, and nothing is sent for an attempt once its deadline has passed.",
+      }),
+    ),
     concurrency: Type.Integer({ minimum: 1, maximum: 1024, default: 64, description: 'Deliveries in flight at once (each lane still one at a time).' }),
     pollIntervalMs: Type.Integer({ minimum: 10, default: 500, description: 'How often the worker looks for due retries when idle.' }),
   },

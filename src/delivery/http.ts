@@ -4,6 +4,7 @@
  * `send` classifies failures into DeliveryError so the worker knows whether to retry.
  */
 import { Agent, FormData, request } from 'undici';
+import { callBudget } from './attempt.js';
 import { DeliveryError, isRetryableStatus, parseRetryAfter } from './errors.js';
 
 export interface HttpRequest {
@@ -31,7 +32,6 @@ export class HttpClient {
 
   /** Any status comes back; only transport failures throw (as retryable DeliveryError). */
   async request(req: HttpRequest): Promise<HttpResponse> {
-    const timeout = req.timeoutMs ?? this.defaultTimeoutMs;
     const headers: Record<string, string> = { ...req.headers };
     let body: string | Buffer | FormData | undefined;
     if (req.body !== undefined) {
@@ -41,6 +41,12 @@ export class HttpClient {
         body = JSON.stringify(req.body);
         headers['content-type'] ??= 'application/json';
       }
+    }
+    // Last thing before the request leaves: inside a delivery attempt, nothing is sent once its
+    // deadline (inside its lease) has passed, and no call outlives it (attempt.ts).
+    const timeout = callBudget(req.timeoutMs ?? this.defaultTimeoutMs);
+    if (timeout === undefined) {
+      throw new DeliveryError(`${req.method ?? 'POST'} ${redactUrl(req.url)} not sent: the attempt's deadline passed (its lease is ending); retried under a new lease`, true);
     }
     try {
       const res = await request(req.url, {

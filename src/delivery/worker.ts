@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { DeliveryConfig } from '../config/schema.js';
 import type { Fence, Queries, Store } from '../store/store.js';
 import type { DeliveryRow } from '../store/schema.js';
+import { attemptTiming, withDeadline, LEASE_MARGIN_MS, type AttemptTiming } from './attempt.js';
 import { DeliveryError } from './errors.js';
 
 export type Effects = (q: Queries, now: number) => Promise<void>;
@@ -51,9 +52,11 @@ export class DeliveryWorker {
     private readonly cfg: DeliveryConfig,
     private readonly log: Logger,
     private readonly events: WorkerEvents = {},
+    /** From the whole config (attemptTiming): the helpdesks' and media's own call deadlines count. */
+    timing: AttemptTiming = attemptTiming({ delivery: cfg }),
   ) {
-    // Long enough for one attempt with its deadline; a holder that died frees it after this.
-    this.leaseMs = cfg.timeoutMs * 3 + 5_000;
+    // Long enough for one attempt with its deadline; a holder that died or froze frees it after this.
+    this.leaseMs = timing.leaseMs;
   }
 
   start(): void {
@@ -157,7 +160,9 @@ export class DeliveryWorker {
     const started = Date.now();
     let effects: Effects | void;
     try {
-      effects = await this.executor.execute(d);
+      // Nothing is sent for this attempt after its deadline, which ends before its lease does:
+      // a replica that froze past its lease and resumes sends nothing its successor sent.
+      effects = await withDeadline((d.lease_until ?? 0) - LEASE_MARGIN_MS, () => this.executor.execute(d));
     } catch (err) {
       await this.failed(d, err);
       return;

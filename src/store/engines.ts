@@ -199,7 +199,7 @@ function cachingStatements(db: BetterSqlite3.Database, max = 256): SqliteDatabas
 }
 
 function openPostgres(url: string): Store {
-  const { connectionString, poolSize } = splitPoolSize(url);
+  const { connectionString, poolSize, session } = poolOptions(url);
   // Times and ids are int8 columns, which pg hands back as strings (they may exceed 2^53). Ours
   // are epoch milliseconds and sequence values, far below it, and the rest of the code (and SQLite)
   // deals in numbers. Set on this pool only, so other pg users in the process are unaffected.
@@ -209,7 +209,7 @@ function openPostgres(url: string): Store {
     if (!Number.isSafeInteger(n)) throw new Error(`store: int8 value ${text} does not fit a JavaScript number`);
     return n;
   });
-  const pool = new pg.Pool({ connectionString, max: poolSize, types, application_name: 'blip-helpdesk-bridge' });
+  const pool = new pg.Pool({ connectionString, max: poolSize, types, application_name: 'blip-helpdesk-bridge', ...session });
   // An idle connection that drops (server restart, network) must not crash the process: the pool
   // discards it, and the next query reports the failure where it happens (worker, /readyz).
   pool.on('error', () => {});
@@ -234,9 +234,17 @@ function preparing(pool: pg.Pool): PostgresPool {
     }
     return name;
   };
+  const guarded = new WeakSet<pg.PoolClient>();
   return {
     async connect() {
       const client = await pool.connect();
+      if (!guarded.has(client)) {
+        // The server may end a session while it is checked out (idle_in_transaction_session_timeout
+        // after a freeze, a restart): pg then emits 'error' on the client, which must not crash the
+        // process. The transaction's next statement fails instead, and the pool drops the client.
+        client.on('error', () => {});
+        guarded.add(client);
+      }
       return {
         query(sqlOrCursor: any, parameters?: ReadonlyArray<unknown>): any {
           // Cursors (streamed selects) and statements without parameters (BEGIN, COMMIT) go as they are.
@@ -257,8 +265,27 @@ function preparing(pool: pg.Pool): PostgresPool {
   };
 }
 
-/** `pool_size` is ours, not libpq's: taken out of the URL before pg sees it. */
-function splitPoolSize(url: string): { connectionString: string; poolSize: number } {
+/**
+ * Every session's bounds (milliseconds), PostgreSQL's own settings, sent when each connection
+ * starts. A replica that freezes (SIGSTOP, a paused VM) inside a transaction would otherwise hold
+ * its row locks for the whole freeze: the other replicas' claims skip those lanes and their writes
+ * to the same rows queue behind it, each holding a pool connection. With these, PostgreSQL ends a
+ * transaction left idle (the frozen replica's session is closed and its locks released well within
+ * a lease), a write gives up waiting for a lock (the request fails and its sender retries it), and
+ * no statement runs away. Our transactions never wait on anything but the database, so any idle
+ * time inside one means the process is stalled. Each can be set in the URL, e.g.
+ * `?lock_timeout=5000`; 0 turns one off.
+ */
+export const SESSION_DEFAULTS = {
+  statement_timeout: 60_000,
+  lock_timeout: 2_000,
+  idle_in_transaction_session_timeout: 5_000,
+} as const;
+
+type SessionSettings = { -readonly [K in keyof typeof SESSION_DEFAULTS]: number };
+
+/** `pool_size` is ours, not libpq's, and taken out of the URL before pg sees it; the session bounds are checked here. */
+export function poolOptions(url: string): { connectionString: string; poolSize: number; session: SessionSettings } {
   let u: URL;
   try {
     u = new URL(url);
@@ -266,10 +293,20 @@ function splitPoolSize(url: string): { connectionString: string; poolSize: numbe
     // Never echo the URL: it usually carries the password.
     throw new Error('store.url: not a valid postgres:// URL (percent-encode special characters in the user and password)');
   }
+  const integer = (name: string, raw: string, min: number, max: number): number => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < min || n > max) throw new Error(`store.url: ${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+    return n;
+  };
   const raw = u.searchParams.get('pool_size');
-  if (raw === null) return { connectionString: url, poolSize: DEFAULT_POOL_SIZE };
-  const poolSize = Number(raw);
-  if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000) throw new Error(`store.url: pool_size must be an integer from 1 to 1000, got "${raw}"`);
+  const poolSize = raw === null ? DEFAULT_POOL_SIZE : integer('pool_size', raw, 1, 1000);
   u.searchParams.delete('pool_size');
-  return { connectionString: u.toString(), poolSize };
+  const session = { ...SESSION_DEFAULTS } as SessionSettings;
+  for (const name of Object.keys(SESSION_DEFAULTS) as Array<keyof SessionSettings>) {
+    const given = u.searchParams.get(name);
+    // Milliseconds only: pg would read "5s" as 5 (ms), silently.
+    if (given !== null) session[name] = integer(`${name} (milliseconds)`, given, 0, 86_400_000);
+    u.searchParams.delete(name);
+  }
+  return { connectionString: u.toString(), poolSize, session };
 }

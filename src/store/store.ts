@@ -464,6 +464,9 @@ export class Queries {
   }
 }
 
+const LOCK_NOT_AVAILABLE = '55P03';
+const MIGRATION_LOCK_WAIT_MS = 10 * 60_000;
+
 export class Store extends Queries {
   constructor(
     readonly kysely: Kysely<Database>,
@@ -482,9 +485,15 @@ export class Store extends Queries {
 
   /** Applies pending migrations; returns the names applied. */
   async migrate(): Promise<string[]> {
-    const { error, results } = await this.migrator().migrateToLatest();
-    if (error) throw error instanceof Error ? error : new Error(String(error));
-    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    // Replicas starting together queue on the migrator's lock; PostgreSQL's lock_timeout (a session
+    // bound, engines.ts) ends such a wait after a couple of seconds, so the wait is repeated here
+    // for as long as a migration may reasonably take.
+    const giveUpAt = Date.now() + MIGRATION_LOCK_WAIT_MS;
+    for (;;) {
+      const { error, results } = await this.migrator().migrateToLatest();
+      if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+      if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE || Date.now() > giveUpAt) throw error instanceof Error ? error : new Error(String(error));
+    }
   }
 
   async pendingMigrations(): Promise<string[]> {

@@ -47,12 +47,19 @@ describe.skipIf(!pg.ok)('replicas on one PostgreSQL', () => {
     expect([...w.balancer!.forwarded.values()].every((n) => n > 0)).toBe(true);
   });
 
-  it('a delivery that outlives its lease is not run twice (helpdesk slower than the lease)', async (ctx) => {
+  it('a helpdesk call longer than delivery.timeoutMs is covered by the lease: the open runs once', async (ctx) => {
     const GREETING = 'An agent will be with you shortly.';
-    // delivery.timeoutMs 300 → leases of 5.9 s (3 × timeout + 5 s); the custom tool's own call
-    // deadline is its default 10 s, so one attempt may legitimately last longer than its lease.
-    world = await World.start({ engine: 'postgres', replicas: 2, delivery: { timeoutMs: 300 }, bot: { attendance: { messages: { opened: GREETING } } } });
+    // delivery.timeoutMs 300, but the custom tool's own call deadline is 10 s: the lease covers the
+    // longest call an attempt may make (src/delivery/attempt.ts), so a 6.5 s answer is still the
+    // first attempt's, and no other replica takes the open over meanwhile.
+    world = await World.start({
+      engine: 'postgres',
+      replicas: 2,
+      delivery: { timeoutMs: 300 },
+      bot: { helpdesk: { timeoutMs: 10_000 }, attendance: { messages: { opened: GREETING } } },
+    });
     const w = world;
+    expect(w.timing.leaseMs).toBeGreaterThan(10_000);
     const originators = originatorsFor('lease', 3);
     for (const o of originators) w.blip.addCustomer({ originator: o });
     // The tool takes 6.5 s to answer the attendance.opened calls that arrive now, then is fast again.
@@ -70,7 +77,7 @@ describe.skipIf(!pg.ok)('replicas on one PostgreSQL', () => {
     const opens = w.tool.attempts.filter((a) => a.type === 'attendance.opened');
     const greetings = originators.map((o) => new Set(w.blip.messagesTo(o).filter((r) => r.body?.content === GREETING).map((r) => r.body.id)).size);
     const extra = greetings.reduce((n, g) => n + Math.max(0, g - 1), 0);
-    const title = 'attempt outlives its lease (PostgreSQL ×2)';
+    const title = 'helpdesk slower than delivery.timeoutMs (PostgreSQL ×2)';
     const rows = [
       w.ledger.customerRow(title, w.tool, `${opens.length} attendance.opened calls for ${originators.length} attendances`),
       {
@@ -88,6 +95,8 @@ describe.skipIf(!pg.ok)('replicas on one PostgreSQL', () => {
     for (const r of rows) report(ctx, r);
     // Each customer is greeted once: the open ran, and had its effects applied, once.
     expect(greetings, `${w.output()}\n${opens.length} attendance.opened calls`).toEqual(originators.map(() => 1));
+    // One call each: no replica took an open over while the tool was still answering it.
+    expect(opens).toHaveLength(originators.length);
     for (const r of rows) expect(r, w.output()).toMatchObject({ lost: 0, duplicated: 0, orderViolations: 0, delivered: r.inputs });
   });
 });

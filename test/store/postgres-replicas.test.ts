@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { DeliveryConfig } from '../../src/config/schema.js';
 import { DeliveryError } from '../../src/delivery/errors.js';
+import { attemptTiming } from '../../src/delivery/attempt.js';
 import { DeliveryWorker, type Executor } from '../../src/delivery/worker.js';
 import { openStore } from '../../src/store/engines.js';
 import type { DeliveryRow, Lane } from '../../src/store/schema.js';
@@ -177,7 +178,7 @@ describe.skipIf(!pg.ok)(title, () => {
     const r = await replicas(2);
     const [a, b] = r.stores as [Store, Store];
     const config = cfg({ timeoutMs: 100 });
-    const leaseMs = config.timeoutMs * 3 + 5_000; // the worker's own rule
+    const { leaseMs } = attemptTiming({ delivery: config }); // the worker's own rule
     let dying: DeliveryWorker | undefined;
     let survivor: DeliveryWorker | undefined;
     try {

@@ -140,6 +140,48 @@ export class Ledger {
   }
 }
 
+/**
+ * Re-sends that reached a receiver after a later message of their lane had: harmless where the
+ * receiver dedupes (counted as resent+deduped), but a receiver that does not would take them for a
+ * new message out of order. What a replica sending after its lease ended would cause.
+ */
+export function staleResends(ledger: Ledger, blip: BlipSimulator, tool: WebhookToolSimulator): { customer: number; agent: number } {
+  const originatorOf = attendanceOriginators(tool);
+  const rankOf = new Map<string, number>(); // originator|text → rank
+  for (const [o, acked] of ledger.customers) for (const a of acked) rankOf.set(`${o}|${a.text}`, a.rank);
+  const byWebhook = new Map<string, { originator: string; text: string }>();
+  for (const e of tool.eventsOfType('customer.message')) {
+    byWebhook.set(e.webhookId, { originator: originatorOf.get(e.data.attendanceId) ?? '?', text: textOf(e.data.message.content) });
+  }
+  let customer = 0;
+  const highest = new Map<string, number>();
+  for (const a of tool.attempts) {
+    if (a.type !== 'customer.message' || a.webhookId === undefined || (a.outcome !== 'accepted' && a.outcome !== 'duplicate')) continue;
+    const m = byWebhook.get(a.webhookId);
+    const rank = m && rankOf.get(`${m.originator}|${m.text}`);
+    if (!m || rank === undefined) continue;
+    const top = highest.get(m.originator) ?? -1;
+    if (a.outcome === 'duplicate' && rank < top) customer++;
+    highest.set(m.originator, Math.max(top, rank));
+  }
+  let agent = 0;
+  for (const [attendanceId, acked] of ledger.agents) {
+    const originator = originatorOf.get(attendanceId);
+    const rank = new Map(acked.map((a) => [a.text, a.rank]));
+    const seen = new Set<string>();
+    let top = -1;
+    for (const r of originator ? blip.messagesTo(originator) : []) {
+      const k = r.body?.type === 'text/plain' ? rank.get(r.body.content as string) : undefined;
+      if (k === undefined) continue;
+      const id = String(r.body.id);
+      if (seen.has(id) && k < top) agent++;
+      seen.add(id);
+      top = Math.max(top, k);
+    }
+  }
+  return { customer, agent };
+}
+
 export function textOf(content: { text?: unknown }): string {
   return typeof content.text === 'string' ? content.text : JSON.stringify(content);
 }

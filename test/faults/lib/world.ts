@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { request } from 'undici';
+import { parseConfig } from '../../../src/config/load.js';
+import { attemptTiming, type AttemptTiming } from '../../../src/delivery/attempt.js';
 import { ADMIN_TOKEN, BOT, IDENTIFIER, INBOUND_TOKEN, rawConfig, startSimulators } from '../../helpers/harness.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { freePort, startService, writeConfig, type ServiceProcess } from '../../helpers/process.js';
@@ -36,6 +38,11 @@ export interface HttpAnswer {
 
 /** Fast retries with a budget no outage in the suite exhausts; a short lease so takeovers happen within a test. */
 const DELIVERY = { baseDelayMs: 20, maxDelayMs: 250, maxAttempts: 400, pollIntervalMs: 50, timeoutMs: 1_000, concurrency: 32 };
+/**
+ * The lease covers the longest call an attempt may make (src/delivery/attempt.ts): the tool's and
+ * media downloads' deadlines are as short as delivery.timeoutMs here, so leases last 8 s.
+ */
+const CALL_TIMEOUTS = { helpdesk: { timeoutMs: 1_000 }, media: { timeoutMs: 1_000 } };
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -57,6 +64,8 @@ export class World {
   /** Where Blip and the tool send: the balancer, or the single service. */
   entry = '';
   configPath = '';
+  /** The services' attempt deadline and lease, from their config. */
+  timing!: AttemptTiming;
   /** Service outputs of processes that were stopped, for failure reports. */
   private readonly pastOutput: string[] = [];
 
@@ -91,10 +100,12 @@ export class World {
     try {
       const raw = rawConfig(sims.blipUrl, sims.toolUrl, dir, {
         delivery: { ...DELIVERY, ...opts.delivery },
-        ...(opts.bot ? { bot: opts.bot } : {}),
+        bot: { helpdesk: CALL_TIMEOUTS.helpdesk, ...opts.bot },
         ...(database ? { storeUrl: database.url } : { storePath: world.sqlitePath }),
       });
       raw['log'] = { level: process.env['FAULTS_LOG'] ?? 'error' };
+      raw['media'] = CALL_TIMEOUTS.media;
+      world.timing = attemptTiming(parseConfig(raw, 'faults'));
       world.configPath = writeConfig(dir, raw);
       for (let i = 0; i < replicas; i++) world.ports.push(await freePort());
       // Replicas start together, as after a deploy: migrations must run once, safely.
@@ -134,6 +145,26 @@ export class World {
     this.services[i] = undefined;
     this.balancer?.remove(svc.url);
     return { code, ms: Date.now() - t0 };
+  }
+
+  /**
+   * Freezes replica `i` (SIGSTOP: a paused VM, a stalled host): it keeps its connections, its
+   * leases and any transaction it was in, and answers nothing. The balancer stops sending it new
+   * requests, as a health check would; requests already on their way to it wait.
+   */
+  freeze(i: number): void {
+    const svc = this.services[i];
+    if (!svc) throw new Error(`replica ${i} is not running`);
+    svc.child.kill('SIGSTOP');
+    this.balancer?.remove(svc.url);
+  }
+
+  /** Resumes a frozen replica (SIGCONT) and puts it back behind the balancer. */
+  thaw(i: number): void {
+    const svc = this.services[i];
+    if (!svc) throw new Error(`replica ${i} is not running`);
+    svc.child.kill('SIGCONT');
+    this.balancer?.setBackends(this.services.filter((s): s is ServiceProcess => s !== undefined).map((s) => s.url));
   }
 
   async restart(i: number): Promise<void> {
