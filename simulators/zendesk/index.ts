@@ -294,7 +294,7 @@ export class ZendeskSimulator {
     this.sunco.agentTyping(conversationId, on);
   }
 
-  /** Solves the conversation's ticket; unless `closeOnSolve: false`, also closes it, which hands the conversation back. */
+  /** Solves the conversation's ticket. Zendesk hands the conversation back only when it is closed: `closeTicket` (or the `closeOnSolve` / `closeSolvedAfterMs` options). */
   solveTicket(conversationId: string): MessagingTicket {
     return this.sunco.solveTicket(conversationId);
   }

@@ -74,7 +74,25 @@ export interface SunCoOptions {
      * which integration real accounts default to.
      */
     defaultIntegration?: 'bridge' | typeof AGENT_WORKSPACE | typeof ANSWER_BOT;
+    /**
+     * Agent Workspace's `nextSwitchboardIntegrationId`: where its handback goes. Default
+     * `zd-answerBot`: a real account passes control to its own next, often the answer bot, not back
+     * to a third-party integration (research §A.1.8). An account setting; `bridge` is the other case.
+     */
+    agentWorkspaceNext?: typeof ANSWER_BOT | 'bridge';
   };
+  /**
+   * Which events reach the bridge's integration when it is not in control and `deliverStandbyEvents`
+   * is false. The spec says only "if webhooks should be sent when the switchboard integration is not
+   * in control" (deliverStandbyEvents), and that offerControl signals the offered integration; the
+   * rest is UNVERIFIED, so each is a switch:
+   * - `pending`: what an integration that was offered control (pending) gets. Default `all` (what
+   *   research §A.1.9 step 4 relies on); `switchboard`: only switchboard events; `none`.
+   * - `switchboardToStandby`: switchboard events also reach a standby integration. Default false
+   *   (the spec's words apply to every webhook).
+   * Judged after the action: an integration that stops being pending on a passControl is standby.
+   */
+  standby?: { pending?: 'all' | 'switchboard' | 'none'; switchboardToStandby?: boolean };
   /** The Agent Workspace agent that `agentReply` speaks as. */
   agent?: { id: number; name: string; avatarUrl?: string };
   /** Messages per conversation before 423 (spec: 30,000). */
@@ -87,10 +105,13 @@ export interface SunCoOptions {
   handback?: 'passControl' | 'releaseControl';
   /**
    * Handback happens when the ticket goes Solved → Closed (research §A.1.8, support article
-   * 4408824482586). Default true: "solve" closes at once, as a trigger that closes solved
-   * messaging tickets would; false leaves the ticket solved until `closeTicket`.
+   * 4408824482586), which Zendesk's default automation does about 4 days after Solved. Default
+   * false: a solved ticket stays solved until `closeTicket` (or `closeSolvedAfterMs`); true closes at
+   * once, as a trigger that closes solved messaging tickets would.
    */
   closeOnSolve?: boolean;
+  /** Closes a solved ticket after this long, as Zendesk's automation does (about 4 days); default never (call `closeTicket`). */
+  closeSolvedAfterMs?: number;
   /** Webhook retry intervals (4 = 5 attempts). Default 60 s, 120 s, 240 s, 480 s (UNVERIFIED intervals). */
   webhookRetryDelaysMs?: number[];
   /** Default 20 s (spec: "If no response is received within 20 seconds"). */
@@ -112,7 +133,7 @@ export interface ScEmitted {
   event: ScEvent;
   conversationId?: string;
   sent: boolean;
-  /** Why not sent: `not subscribed` or `standby`. */
+  /** Why not sent: `not subscribed`, `pending` or `standby` (see SunCoOptions.standby). */
   skipped?: string;
 }
 
@@ -148,6 +169,10 @@ export class SunCo {
   private readonly messageLimit: number;
   private readonly handbackHow: 'passControl' | 'releaseControl';
   private readonly closeOnSolve: boolean;
+  private readonly closeSolvedAfterMs: number | undefined;
+  private readonly closeTimers = new Set<NodeJS.Timeout>();
+  private readonly pendingGets: 'all' | 'switchboard' | 'none';
+  private readonly switchboardToStandby: boolean;
   private readonly zendeskUserIds = new Sequence(30_000_000_000_000);
 
   constructor(
@@ -186,7 +211,7 @@ export class SunCo {
       integrationId: objectId(),
       integrationType: 'zd:agentWorkspace',
       deliverStandbyEvents: false, // spec example listSwitchboardIntegrations
-      nextSwitchboardIntegrationId: bridge.id, // where "next" and the handback go: UNVERIFIED (an account setting)
+      nextSwitchboardIntegrationId: null, // set below: where "next" and the handback go (an account setting)
     };
     const bot: ScSwitchboardIntegration = {
       id: objectId(),
@@ -197,6 +222,7 @@ export class SunCo {
       nextSwitchboardIntegrationId: aw.id,
     };
     bridge.nextSwitchboardIntegrationId = aw.id;
+    aw.nextSwitchboardIntegrationId = sw.agentWorkspaceNext === 'bridge' ? bridge.id : bot.id;
     this.switchboardIntegrations = [bridge, aw, bot];
     const def = sw.defaultIntegration ?? AGENT_WORKSPACE;
     this.switchboard = {
@@ -207,7 +233,10 @@ export class SunCo {
     this.agent = options.agent ?? { id: 361_000_000_001, name: 'Ana Agent' };
     this.messageLimit = options.messageLimit ?? 30_000;
     this.handbackHow = options.handback ?? 'passControl';
-    this.closeOnSolve = options.closeOnSolve ?? true;
+    this.closeOnSolve = options.closeOnSolve ?? false;
+    this.closeSolvedAfterMs = options.closeSolvedAfterMs;
+    this.pendingGets = options.standby?.pending ?? 'all';
+    this.switchboardToStandby = options.standby?.switchboardToStandby ?? false;
     this.dispatcher = new SunCoWebhookDispatcher({
       appId: this.appId,
       webhook: this.webhook,
@@ -236,6 +265,8 @@ export class SunCo {
     this.tickets.length = 0;
     this.attachments.clear();
     this.emitted.length = 0;
+    for (const t of this.closeTimers) clearTimeout(t);
+    this.closeTimers.clear();
     this.dispatcher.clear();
   }
 
@@ -1016,7 +1047,7 @@ export class SunCo {
     });
   }
 
-  /** The agent solves the ticket; with `closeOnSolve` (default) it also closes, which hands the conversation back. */
+  /** The agent solves the ticket. It stays solved until `closeTicket` (or `closeSolvedAfterMs`); with `closeOnSolve` it closes at once. */
   solveTicket(conversationId: string): MessagingTicket {
     const c = this.conversation(conversationId);
     const t = this.openTicket(c);
@@ -1024,6 +1055,15 @@ export class SunCo {
     t.status = 'solved';
     t.updatedAt = isoMillis();
     if (this.closeOnSolve) this.closeTicket(conversationId);
+    else if (this.closeSolvedAfterMs !== undefined) {
+      const timer = setTimeout(() => {
+        this.closeTimers.delete(timer);
+        // The agent may have reopened (not simulated) or closed it meanwhile.
+        if (t.status === 'solved') this.closeTicket(conversationId);
+      }, this.closeSolvedAfterMs);
+      timer.unref();
+      this.closeTimers.add(timer);
+    }
     return t;
   }
 
@@ -1083,32 +1123,34 @@ export class SunCo {
 
   /**
    * Routes an event to the custom integration's webhook: only subscribed triggers ("Will match one
-   * of the subscribed triggers"); conversation events only while the integration is active or
-   * pending, or when it has `deliverStandbyEvents` (spec deliverStandbyEvents: "if webhooks should be
-   * sent when the switchboard integration is not in control"). That a pending integration receives
-   * them is what research §A.1.9 step 4 relies on (UNVERIFIED); switchboard events always go out
-   * (UNVERIFIED), as do events of a conversation nobody controls.
+   * of the subscribed triggers"); while the integration is active, or the switchboard is disabled
+   * ("integrations linked to the switchboard will receive all events"), or nobody is in control,
+   * everything; otherwise, with `deliverStandbyEvents` (spec: "if webhooks should be sent when the
+   * switchboard integration is not in control"), everything; without it, what the `standby` switches
+   * say (UNVERIFIED): a pending integration gets `standby.pending`, a standby one switchboard events
+   * only with `standby.switchboardToStandby`.
    */
   private emit(type: string, c: ScConversation | undefined, payload: Record<string, unknown>): void {
     const event: ScEvent = { id: objectId(), createdAt: isoMillis(), type, payload };
     const entry: ScEmitted = { event, ...(c ? { conversationId: c.id } : {}), sent: false };
-    const bridge = this.bridgeSwitchboard;
     if (!this.webhook.triggers.includes(type)) entry.skipped = 'not subscribed';
-    else if (
-      c &&
-      !type.startsWith('switchboard:') &&
-      this.switchboard.enabled &&
-      c.active !== undefined &&
-      c.active !== bridge.id &&
-      c.pending !== bridge.id &&
-      !bridge.deliverStandbyEvents
-    ) {
-      entry.skipped = 'standby';
-    } else {
+    else if (c && !this.reaches(c, type)) entry.skipped = c.pending === this.bridgeSwitchboard.id ? 'pending' : 'standby';
+    else {
       entry.sent = true;
       this.dispatcher.enqueue(event);
     }
     this.emitted.push(entry);
+  }
+
+  /** Whether an event of conversation `c` reaches the bridge's integration (see `emit`). */
+  private reaches(c: ScConversation, type: string): boolean {
+    const bridge = this.bridgeSwitchboard;
+    if (!this.switchboard.enabled || c.active === undefined || c.active === bridge.id || bridge.deliverStandbyEvents) return true;
+    const switchboard = type.startsWith('switchboard:');
+    // offerControl: "trigger a webhook signal to that integration indicating that they have been offered control".
+    if (c.pending === bridge.id && type === 'switchboard:offerControl') return true;
+    if (c.pending === bridge.id) return this.pendingGets === 'all' || (this.pendingGets === 'switchboard' && switchboard);
+    return switchboard && this.switchboardToStandby;
   }
 }
 

@@ -683,21 +683,25 @@ describe('webhooks: what reaches the customer', () => {
     expect(e).toEqual({ kind: 'ignored', reason: 'not from the business' });
   });
 
-  it("our own passControl and offerControl while opening are not read as the end; Agent Workspace's ticket:closed message is not a reply", async () => {
+  it("our own passControl and offerControl while opening are not read as the end; Agent Workspace's ticket:closed message is", async () => {
     const switchboard = hits
       .flatMap((h) => h.payload.events.map((ev, i) => [ev.type, h.events[i]?.kind] as const))
       .filter(([t]) => t.startsWith('switchboard:'));
+    // The passControl to Agent Workspace leaves us standby (standby events off): it does not reach us.
     expect(switchboard).toEqual([
-      ['switchboard:passControl', 'ignored'],
       ['switchboard:passControl', 'ignored'],
       ['switchboard:offerControl', 'ignored'],
     ]);
+    // Solved is not the end: Zendesk hands back when the ticket is closed (days later, or now).
     sim.solveTicket(ref.key);
+    await sim.webhooksIdle();
+    expect(hits.flatMap((h) => h.events).filter((e) => e.kind === 'attendance.ended')).toEqual([]);
+    sim.closeTicket(ref.key);
     const [closedMessage] = await eventsFor(
       (x) => (x.payload['message'] as { activity?: unknown } | undefined)?.activity !== undefined,
       'the ticket:closed message',
     );
-    expect(closedMessage).toEqual({ kind: 'ignored', reason: 'activity message' });
+    expect(closedMessage).toEqual({ kind: 'attendance.ended', eventId: expect.any(String), attendance: key(), reason: 'ticketClosed' });
   });
 
   it('agent typing becomes agent.typing (typing, then paused)', async () => {
@@ -714,19 +718,16 @@ describe('webhooks: what reaches the customer', () => {
     expect(typing.map((e) => e.kind === 'agent.typing' && e.state)).toEqual(['typing', 'paused']);
   });
 
-  it('the ticket closing hands back with passControl reason ticketClosed: the attendance ends', async () => {
+  it('with standby events off, the handback to the answer bot does not reach us: the ticket:closed message before it is the end', async () => {
     sim.solveTicket(ref.key);
-    const [e] = await eventsFor((x) => x.type === 'switchboard:passControl' && x.payload['reason'] === 'ticketClosed', 'the handback');
-    expect(e).toEqual({ kind: 'attendance.ended', eventId: expect.any(String), attendance: key(), reason: 'ticketClosed' });
-  });
-
-  it('ending the messaging session (passControl back without a reason) ends the attendance', async () => {
-    sim.endSession(ref.key);
-    const [e] = await eventsFor(
-      (x) => x.type === 'switchboard:passControl' && x.payload['reason'] === undefined && !(x.payload['metadata'] as object | undefined),
-      'the session end',
-    );
-    expect(e).toEqual({ kind: 'attendance.ended', eventId: expect.any(String), attendance: key(), reason: 'messaging session ended' });
+    sim.closeTicket(ref.key);
+    await sim.webhooksIdle();
+    const handback = sim.suncoEmitted.find((x) => x.conversationId === ref.key && x.event.type === 'switchboard:passControl' && x.event.payload['reason'] === 'ticketClosed');
+    expect(handback).toMatchObject({ sent: false, skipped: 'standby' });
+    expect(sim.switchboardState(ref.key)).toEqual({ active: 'zd-answerBot' });
+    expect(hits.flatMap((h) => h.events).filter((e) => e.kind === 'attendance.ended')).toEqual([
+      { kind: 'attendance.ended', eventId: expect.any(String), attendance: key(), reason: 'ticketClosed' },
+    ]);
   });
 
   it('one payload carrying events of several conversations maps each to its own attendance', async () => {
@@ -744,6 +745,54 @@ describe('webhooks: what reaches the customer', () => {
       [{ key: other.key }, b.id],
     ]);
   });
+});
+
+describe('the end, in each variant of what Zendesk sends (simulator switches for what is UNVERIFIED)', () => {
+  type Variant = { name: string; sunco: NonNullable<ConstructorParameters<typeof ZendeskSimulator>[0]>['sunco']; close: string | undefined; endSession: string | undefined };
+  const off = { deliverStandbyEvents: false };
+  // What the adapter reads as the end, per variant and agent action (undefined: nothing reaches us;
+  // the lifecycle's timers end such an attendance).
+  const variants: Variant[] = [
+    { name: 'documented defaults (standby events on, next is the answer bot)', sunco: {}, close: 'ticketClosed', endSession: 'messaging session ended' },
+    { name: 'standby events off, pending gets all', sunco: { switchboard: off }, close: 'ticketClosed', endSession: undefined },
+    { name: 'standby off, switchboard events reach standby', sunco: { switchboard: off, standby: { switchboardToStandby: true } }, close: 'ticketClosed', endSession: 'messaging session ended' },
+    { name: "standby off, Agent Workspace's next is the bridge", sunco: { switchboard: { ...off, agentWorkspaceNext: 'bridge' } }, close: 'ticketClosed', endSession: 'messaging session ended' },
+    { name: 'standby off, the handback is releaseControl', sunco: { switchboard: off, handback: 'releaseControl' }, close: 'ticketClosed', endSession: undefined },
+    // Here not even the agent's replies reach us: why the guide asks for standby events on.
+    { name: 'standby off, pending gets only switchboard events', sunco: { switchboard: off, standby: { pending: 'switchboard' } }, close: undefined, endSession: undefined },
+  ];
+  for (const v of variants) {
+    it(`${v.name}: a closed ticket → ${v.close}; an ended session → ${v.endSession ?? 'nothing'}`, async () => {
+      const other = new ZendeskSimulator({ sunco: { keys: [SC_KEY], webhook: { secret: SC_WEBHOOK_SECRET }, webhookRetryDelaysMs: [30, 60], ...v.sunco } });
+      await other.start();
+      try {
+        other.setSunCoWebhookTarget(receiverUrl);
+        const c = other.credentials.sunco;
+        const adapter = zendeskMessagingAdapter.create(config({ baseUrl: c.baseUrl, appId: c.appId }), { http, log, botId: 'acme', media });
+        const ends = async (act: (key: string) => void): Promise<string[]> => {
+          const ref = await adapter.open(newAttendance(), newCustomer(), [], ctx());
+          await other.webhooksIdle();
+          act(ref.key);
+          await other.webhooksIdle(5_000);
+          const ids = new Set(other.suncoEvents().map((e) => e.id));
+          return hits
+            .filter((h) => h.payload.events.some((e) => ids.has(e.id)))
+            .flatMap((h) => h.events)
+            .filter((e): e is Extract<HelpdeskEvent, { kind: 'attendance.ended' }> => e.kind === 'attendance.ended' && 'key' in e.attendance && e.attendance.key === ref.key)
+            .map((e) => e.reason ?? '');
+        };
+        const closed = await ends((key) => {
+          other.solveTicket(key);
+          other.closeTicket(key);
+        });
+        expect(closed[0]).toBe(v.close);
+        const session = await ends((key) => other.endSession(key));
+        expect(session[0]).toBe(v.endSession);
+      } finally {
+        await other.stop();
+      }
+    });
+  }
 });
 
 describe('webhooks: the handback as releaseControl', () => {

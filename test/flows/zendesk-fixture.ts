@@ -43,16 +43,32 @@ export function commentTexts(t: ZdTicket, requesterId: number): string[] {
 
 // ─── messaging ────────────────────────────────────────────────────────────────────────────────
 
-export function zendeskMessagingFixture(options: ZendeskSimulatorOptions = {}, helpdesk: Record<string, unknown> = {}): ZendeskFixture {
+/**
+ * The ways a real account may behave where Zendesk's documents leave it open (the simulator's
+ * switches, simulators/zendesk/README.md "UNVERIFIED"): the flow suite runs in each, and the adapter
+ * must see the end in each. `documented` is the simulator's defaults with the setup guide's
+ * switchboard integration (standby events on; Agent Workspace hands back to the answer bot).
+ */
+export const MESSAGING_VARIANTS = {
+  documented: {},
+  'standby events off (the offer keeps ours coming)': { switchboard: { deliverStandbyEvents: false } },
+  'standby off, switchboard events reach standby': { switchboard: { deliverStandbyEvents: false }, standby: { switchboardToStandby: true } },
+  "standby off, Agent Workspace's next is the bridge": { switchboard: { deliverStandbyEvents: false, agentWorkspaceNext: 'bridge' } },
+  'standby off, handback by releaseControl': { switchboard: { deliverStandbyEvents: false }, handback: 'releaseControl' },
+} satisfies Record<string, NonNullable<ZendeskSimulatorOptions['sunco']>>;
+export type MessagingVariant = keyof typeof MESSAGING_VARIANTS;
+
+export function zendeskMessagingFixture(options: ZendeskSimulatorOptions = {}, helpdesk: Record<string, unknown> = {}, variant?: MessagingVariant): ZendeskFixture {
+  const v: NonNullable<ZendeskSimulatorOptions['sunco']> = variant ? MESSAGING_VARIANTS[variant] : {};
   const sim = new ZendeskSimulator({
     ...options,
     sunco: {
       keys: [SC_KEY],
       webhook: { secret: SC_WEBHOOK_SECRET },
-      // As the setup guide creates it (research §A.1.9 step 1): standby events off, offerControl keeps ours flowing.
-      switchboard: { deliverStandbyEvents: false },
       ...FAST_SUNCO,
+      ...v,
       ...options.sunco,
+      switchboard: { ...v.switchboard, ...options.sunco?.switchboard },
     },
   });
   let webhookUrl: string | undefined;
@@ -72,7 +88,7 @@ export function zendeskMessagingFixture(options: ZendeskSimulatorOptions = {}, h
   }
 
   return {
-    name: 'zendesk-messaging',
+    name: variant ? `zendesk-messaging (${variant})` : 'zendesk-messaging',
     sim,
     get webhookUrl() {
       if (!webhookUrl) throw new Error('zendesk fixture: not connected');
@@ -124,10 +140,26 @@ export function zendeskMessagingFixture(options: ZendeskSimulatorOptions = {}, h
         await delivered((e) => e.type === 'conversation:message' && e.payload['message']?.id === m.id, `agent reply "${text}"`);
       },
       async end(key) {
+        // What Zendesk does: the agent solves; the ticket closes later (its automation, ~4 days), and
+        // only then is the conversation handed back. Which of the events that follow reach the bridge
+        // depends on the variant: wait for all of those that do.
+        const from = sim.suncoEmitted.length;
         sim.solveTicket(key);
-        await delivered(
-          (e) => e.type.startsWith('switchboard:') && e.payload['reason'] === 'ticketClosed' && e.payload['conversation']?.id === key,
-          'handback',
+        sim.closeTicket(key);
+        const sent = sim.suncoEmitted.slice(from).filter((x) => x.conversationId === key && x.sent);
+        if (sent.length === 0) throw new Error('zendesk fixture: nothing of the ticket closing was sent to the bridge');
+        for (const x of sent) await until(() => sim.suncoEvents().some((e) => e.id === x.event.id), 10_000, `the bridge accepting ${x.event.type}`);
+      },
+      async waitClosedByBridge(key) {
+        // The bridge's note to the agent, then control released (docs/helpdesks/zendesk.md).
+        return until(
+          () => {
+            const c = sim.conversation(key);
+            const note = c?.messages.find((m) => m.author.type === 'business' && String(m.metadata?.['blipBridgeMessageId'] ?? '').startsWith('close:'));
+            return note && sim.switchboardState(key).active === undefined ? { note: messageText(note) } : undefined;
+          },
+          10_000,
+          `the bridge's close of conversation ${key}`,
         );
       },
       async redeliverLastWebhook() {
@@ -233,6 +265,18 @@ export function zendeskTicketsFixture(options: ZendeskSimulatorOptions = {}, hel
       async reply(key, text) {
         const c = sim.agentComment(Number(key), text);
         await delivered((b) => b['type'] === 'zen:event-type:ticket.comment_added' && b['event']?.comment?.id === String(c.id), `agent comment "${text}"`);
+      },
+      async waitClosedByBridge(key) {
+        // An internal note giving the reason, and the ticket solved where Zendesk allows it (docs/helpdesks/zendesk.md).
+        return until(
+          () => {
+            const t = sim.ticket(Number(key));
+            const note = t?.comments.find((c) => !c.public && c.author_id !== t.requester_id);
+            return note ? { note: note.plain_body } : undefined;
+          },
+          10_000,
+          `the bridge's note on ticket ${key}`,
+        );
       },
       async end(key) {
         sim.setStatus(Number(key), 'solved');

@@ -545,7 +545,7 @@ describeSpec(TITLE, () => {
   // ─── the handoff ───────────────────────────────────────────────────────────────────────────
 
   describe('handoff to Agent Workspace (research §A.1.8, §A.1.9)', () => {
-    it('passControl with metadata opens a ticket with those fields; agent replies and typing reach the pending bridge; solve hands back', async () => {
+    it('passControl with metadata opens a ticket with those fields; agent replies and typing reach the pending bridge; solved is not the end, closed hands back', async () => {
       const { user: u, conversation: c } = await ownedConversation();
       const transcript = [];
       for (const text of ['Oi', 'Quero cancelar', 'Meu pedido é 123']) transcript.push((await say(c.id, u.externalId, text)).json.messages[0].id as string);
@@ -609,19 +609,23 @@ describeSpec(TITLE, () => {
       });
       expect(sim.ticketOf(c.id)!.messages).toContain(reply['id']);
 
-      // The agent solves; a trigger closes solved messaging tickets, which hands the conversation back.
+      // The agent solves: nothing happens yet (support article 4408824482586: handback at Solved → Closed).
       await sim.webhooksIdle();
       hook.hits = [];
+      const emitted = sim.suncoEmitted.length;
       sim.solveTicket(c.id);
+      expect(sim.ticketOf(c.id)!.status).toBe('solved');
+      expect(sim.suncoEmitted).toHaveLength(emitted);
+      // Closed (Zendesk's automation, days later): the ticket:closed message, then the handback to
+      // Agent Workspace's next, the answer bot. The bridge, pending until then, is standby after it.
+      sim.closeTicket(c.id);
       expect(sim.ticketOf(c.id)!.status).toBe('closed');
-      expect(sim.switchboardState(c.id)).toEqual({ active: 'blip-bridge' });
-      await sim.waitFor(() => hook.events('switchboard:passControl')[0]);
-      // Produced together, delivered together.
-      expect(hook.hits).toHaveLength(1);
-      expect(hook.hits[0]!.body.events.map((e) => e.type)).toEqual(['conversation:message', 'switchboard:passControl']);
-      const [closed, back] = hook.hits[0]!.body.events as [ScEvent, ScEvent];
+      expect(sim.switchboardState(c.id)).toEqual({ active: 'zd-answerBot' });
+      const closed = await sim.waitFor(() => hook.events('conversation:message').find((e) => (e.payload['message'] as { activity?: unknown }).activity));
       expect(closed.payload['message']).toMatchObject({ activity: { type: 'ticket:closed' }, author: { type: 'business', subtypes: ['activity'] } });
-      expect(back.payload).toMatchObject({ reason: 'ticketClosed', conversation: { id: c.id, activeSwitchboardIntegration: { name: 'blip-bridge' } } });
+      const back = sim.suncoEmitted.at(-1)!;
+      expect(back).toMatchObject({ sent: false, skipped: 'standby', event: { type: 'switchboard:passControl' } });
+      expect(back.event.payload).toMatchObject({ reason: 'ticketClosed', conversation: { id: c.id, activeSwitchboardIntegration: { name: 'zd-answerBot' } } });
       checkPayload(hook.hits[0]!.body);
     });
 
@@ -648,21 +652,23 @@ describeSpec(TITLE, () => {
       await sim.webhooksIdle();
       expect(hook.events('conversation:message').some((e) => (e.payload['message'] as { id: string }).id === reply['id'])).toBe(false);
       expect(sim.suncoEmitted.at(-1)).toMatchObject({ sent: false, skipped: 'standby' });
-      // Switchboard events still reach it.
+      // Nor do switchboard events, the passControl that made it standby included (standby.switchboardToStandby: false).
       expect(
         hook
           .events('switchboard:passControl')
           .map((e) => (e.payload['conversation'] as { activeSwitchboardIntegration: { name: string } }).activeSwitchboardIntegration.name),
-      ).toEqual(['blip-bridge', 'zd-agentWorkspace']);
+      ).toEqual(['blip-bridge']);
     });
 
     it('ending the messaging session passes control back without a reason; releaseControl nullifies the state', async () => {
       const { conversation: c } = await ownedConversation();
       await sc('POST', p(`/conversations/${c.id}/passControl`), { switchboardIntegration: 'zd:agentWorkspace' }); // by integrationType
       sim.endSession(c.id);
-      expect(sim.switchboardState(c.id)).toEqual({ active: 'blip-bridge' });
-      const events = await sim.waitFor(() => (hook.events('switchboard:passControl').length === 3 ? hook.events('switchboard:passControl') : undefined));
-      expect(events[2]!.payload['reason']).toBeUndefined();
+      // To Agent Workspace's next (the answer bot), without a reason; the bridge is standby, so it does not hear it.
+      expect(sim.switchboardState(c.id)).toEqual({ active: 'zd-answerBot' });
+      const ended = sim.suncoEmitted.at(-1)!;
+      expect(ended).toMatchObject({ sent: false, skipped: 'standby', event: { type: 'switchboard:passControl' } });
+      expect(ended.event.payload['reason']).toBeUndefined();
       expect(sim.ticketOf(c.id)!.status).toBe('open');
 
       const rel = await sc('POST', p(`/conversations/${c.id}/releaseControl`), { metadata: { why: 'done' } });
@@ -742,16 +748,39 @@ describeSpec(TITLE, () => {
         hook.events('conversation:message').find((e) => (e.payload['message'] as { content: { text?: string } }).content.text === 'Olá!'),
       );
       expect((await post('/sc/conversations/latest/solve', {})).status).toBe(200);
+      expect((await post('/sc/conversations/latest/close', {})).status).toBe(200);
       expect((await post('/sc/conversations/latest/solve', {})).status).toBe(409); // nothing open any more
       const state = (await (await request(`${sim.url}/_sim/state`)).body.json()) as any;
-      expect(state.sunco.conversations[0]).toMatchObject({ id: c.id, switchboard: { active: 'blip-bridge' }, ticket: { status: 'closed' } });
+      expect(state.sunco.conversations[0]).toMatchObject({ id: c.id, switchboard: { active: 'zd-answerBot' }, ticket: { status: 'closed' } });
       expect(state.credentials.sunco.appId).toBe(sim.sunco.appId);
+    });
+  });
+
+  describe('a solved ticket closes by the clock (option closeSolvedAfterMs, as Zendesk\'s automation does)', () => {
+    it('hands back only when the solved ticket closes', async () => {
+      const other = new ZendeskSimulator({ sunco: { closeSolvedAfterMs: 150, webhookRetryDelaysMs: [20] } });
+      await other.start();
+      other.setSunCoWebhookTarget(hook.url);
+      try {
+        const client = makeClient(() => other);
+        const q = (s: string) => `/v2/apps/${other.sunco.appId}${s}`;
+        const u = (await client('POST', q('/users'), { externalId: 'blip:clock' })).json.user;
+        const c = (await client('POST', q('/conversations'), { type: 'personal', participants: [{ userId: u.id }] })).json.conversation;
+        await client('POST', q(`/conversations/${c.id}/passControl`), { switchboardIntegration: 'zd-agentWorkspace' });
+        other.solveTicket(c.id);
+        expect(other.switchboardState(c.id)).toEqual({ active: 'zd-agentWorkspace' });
+        const closed = await other.waitFor((s) => (s.ticketOf(c.id)!.status === 'closed' ? s.switchboardState(c.id) : undefined), 5_000);
+        expect(closed).toEqual({ active: 'zd-answerBot' });
+      } finally {
+        await other.webhooksIdle();
+        await other.stop();
+      }
     });
   });
 
   describe('handback by releaseControl (option handback)', () => {
     it('sends switchboard:releaseControl with reason ticketClosed and no active integration', async () => {
-      const other = new ZendeskSimulator({ sunco: { handback: 'releaseControl', closeOnSolve: false, webhookRetryDelaysMs: [20] } });
+      const other = new ZendeskSimulator({ sunco: { handback: 'releaseControl', webhookRetryDelaysMs: [20] } });
       await other.start();
       other.setSunCoWebhookTarget(hook.url);
       try {

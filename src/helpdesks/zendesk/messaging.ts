@@ -179,6 +179,8 @@ export const zendeskMessagingAdapter: AdapterDefinition<ZendeskMessagingConfig> 
         ? `Basic ${Buffer.from(`${config.keyId}:${config.keySecret}`).toString('base64')}`
         : `Bearer ${jwt(config.keyId, config.keySecret)}`;
     const isAgentWorkspace = (sw: Json | undefined): boolean => !!sw && (sw['name'] === config.agentWorkspace || sw['integrationType'] === 'zd:agentWorkspace');
+    const isOurs = (sw: Json | undefined): boolean =>
+      !!sw && (sw['name'] === config.switchboardIntegration || (config.integrationId !== undefined && sw['integrationId'] === config.integrationId));
 
     async function call(method: 'GET' | 'POST', path: string, body?: unknown, ok: number[] = []): Promise<HttpResponse> {
       const res = await deps.http.request({
@@ -295,6 +297,17 @@ export const zendeskMessagingAdapter: AdapterDefinition<ZendeskMessagingConfig> 
           switch (ev.type) {
             case 'conversation:message': {
               const m = (p['message'] ?? {}) as Json;
+              // Zendesk persists the end as a message (spec message.activity): the ticket closed, or the
+              // conversation moved to e-mail. It comes before the handback, while we are still offered
+              // control, so it is seen even where the handback itself never reaches us.
+              const activity = m['activity']?.['type'];
+              if (activity === 'ticket:closed' || activity === 'ticket:transfer:email')
+                return { kind: 'attendance.ended', eventId: ev.id, attendance, reason: activity === 'ticket:closed' ? 'ticketClosed' : 'transferToEmail' };
+              // Any message while another integration (the answer bot…) holds the conversation means
+              // Agent Workspace let it go, whether or not its passControl reached us.
+              const active = (p['conversation']?.['activeSwitchboardIntegration'] ?? undefined) as Json | undefined;
+              if (active && !isAgentWorkspace(active) && !isOurs(active))
+                return { kind: 'attendance.ended', eventId: ev.id, attendance, reason: `control passed to ${String(active['name'] ?? active['integrationType'] ?? 'another integration')}` };
               if (m['author']?.['type'] !== 'business') return { kind: 'ignored', reason: 'not from the business' };
               // Our own posts (the transcript, the end note) come back too: drop the echo.
               if (m['metadata']?.[ORIGIN] !== undefined || (config.integrationId && m['source']?.['integrationId'] === config.integrationId))
