@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { FormData, request } from 'undici';
+import { Agent, FormData, request } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   DEFAULT_CONNECTION_TIMEOUT_MS,
@@ -72,8 +72,11 @@ beforeAll(async () => {
     req.on('end', () => {
       const raw = Buffer.concat(chunks).toString('utf8');
       hits.push({ headers: req.headers, raw, body: JSON.parse(raw) as VaResponse });
+      // The status in force when the hit arrived: a test that sees the hit and changes hookStatus
+      // must not change this answer (a loaded machine ran the timer after the change).
+      const status = hookStatus;
       setTimeout(() => {
-        if (!res.destroyed) res.writeHead(hookStatus, { 'content-type': 'application/json' }).end('{}');
+        if (!res.destroyed) res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
       }, hookDelayMs);
     });
   });
@@ -467,12 +470,17 @@ describe('the live agent (Agent Chat) and the conversation actions', () => {
 
 describe('CCCIF media upload', () => {
   beforeEach(() => startSim({ auth: { basic: [USER], token: TOKEN }, mediaRequiresAuth: true }));
+  // The package's own Agent, as src/delivery/http.ts does: without one, undici's request uses the
+  // process-wide dispatcher, which on Node 26 is Node's bundled undici, and that one refuses a
+  // FormData made by the npm package ("body must be a FormData created by this undici package").
+  const agent = new Agent();
+  afterAll(() => agent.close());
 
   async function upload(headers: Record<string, string>, withUser = true) {
     const form = new FormData();
     if (withUser) form.append('user_id', 'ana');
     form.append('file', new Blob([Buffer.from('PNGDATA')], { type: 'image/png' }), 'a.png');
-    const res = await request(`${base}/api/now/v1/cccif/media/upload`, { method: 'POST', headers, body: form });
+    const res = await request(`${base}/api/now/v1/cccif/media/upload`, { method: 'POST', headers, body: form, dispatcher: agent });
     return { status: res.statusCode, body: (await res.body.json()) as any };
   }
 
