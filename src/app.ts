@@ -13,6 +13,8 @@ import { DeliveryWorker } from './delivery/worker.js';
 import { blipRoutes } from './blip/routes.js';
 import { helpdeskRoutes } from './helpdesks/routes.js';
 import { adminRoutes } from './http/admin.js';
+import { consoleRoutes } from './http/console.js';
+import { ConsoleSessions } from './http/session.js';
 import { transcriptRoutes } from './http/transcripts.js';
 import { BridgeError } from './http/errors.js';
 import { Metrics, inboundRoute } from './http/metrics.js';
@@ -169,7 +171,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   await app.register(blipRoutes, { bridge, metrics });
   await app.register(helpdeskRoutes, { bridge, metrics });
-  await app.register(adminRoutes, { bridge, adminToken: config.server.adminToken });
+  const sessions = new ConsoleSessions(config.server.adminToken, config.server.publicUrl?.startsWith('https:') ?? false);
+  await app.register(adminRoutes, { bridge, sessions });
+  await app.register(consoleRoutes, { bridge, metrics, sessions });
   await app.register(transcriptRoutes, { store, links: bridge.links });
   await app.ready();
 

@@ -8,8 +8,8 @@ import type { Bridge } from '../core/bridge.js';
 import { CLOSE_REASONS } from '../helpdesks/adapter.js';
 import type { AttendanceRow, DeliveryRow, MessageRow } from '../store/schema.js';
 import { BridgeError } from './errors.js';
-import { bearer, safeEqual } from './auth.js';
 import { Validator, parseJson } from './body.js';
+import type { ConsoleSessions } from './session.js';
 
 const ListAttendances = new Validator(
   Type.Object({
@@ -84,14 +84,12 @@ export function deliveryView(d: DeliveryRow) {
   };
 }
 
-export async function adminRoutes(app: FastifyInstance, opts: { bridge: Bridge; adminToken: string }): Promise<void> {
+export async function adminRoutes(app: FastifyInstance, opts: { bridge: Bridge; sessions: ConsoleSessions }): Promise<void> {
   const { bridge } = opts;
   const store = bridge.store;
 
-  app.addHook('onRequest', async (req) => {
-    const token = bearer(req.headers.authorization);
-    if (token === undefined || !safeEqual(token, opts.adminToken)) throw new BridgeError('BRIDGE_ERR_UNAUTHORIZED', 'send Authorization: Bearer <server.adminToken>');
-  });
+  // The bearer token, or the web console's session cookie (http/session.ts).
+  app.addHook('onRequest', async (req) => opts.sessions.authorize(req));
 
   app.get('/admin/attendances', async (req) => {
     const q = ListAttendances.parse(req.query);
