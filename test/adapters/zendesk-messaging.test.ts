@@ -591,18 +591,60 @@ describe('deliver()', () => {
 });
 
 describe('close()', () => {
-  it('when the bridge ends it: a note to the agent, then releaseControl; when Zendesk ended it: nothing', async () => {
+  it('when the bridge ends it: a note to the agent giving the reason, then releaseControl; when Zendesk ended it: nothing', async () => {
     const adapter = make();
     const att = newAttendance();
     const ref = await adapter.open(att, newCustomer(), [], ctx());
     const from = sim.calls.length;
-    await adapter.close!(ref, att, 'admin', ctx());
+    await adapter.close!(ref, att, 'customer-inactive', ctx());
     expect(ops(from)).toEqual(['PostMessage 201', 'ReleaseControl 200']);
-    expect(messageText(sim.conversation(ref.key)!.messages.at(-1)!)).toContain('handed back to the Blip bot (admin)');
+    const note = sim.conversation(ref.key)!.messages.at(-1)!;
+    expect(note.author).toMatchObject({ type: 'business', displayName: 'Blip bot' });
+    expect(messageText(note)).toBe(
+      'Blip: the customer was handed back to the bot (customer-inactive: the customer stopped answering). Messages written here no longer reach them.',
+    );
     expect(sim.switchboardState(ref.key)).toEqual({});
     const again = sim.calls.length;
     await adapter.close!(ref, att, 'agent', ctx());
     expect(ops(again)).toEqual([]);
+  });
+
+  it('a failed note fails the close (retried); the retry after a lost answer posts no second note', async () => {
+    const adapter = make();
+    const att = newAttendance();
+    const ref = await adapter.open(att, newCustomer(), [], ctx());
+    sim.failNext('sc:PostMessage', { status: 503 });
+    await expect(adapter.close!(ref, att, 'admin', ctx(1))).rejects.toMatchObject({ retryable: true, status: 503 });
+    http.after = (req) => {
+      if (req.url.endsWith('/messages') && req.method === 'POST') throw new DeliveryError('socket hang up (answer lost)', true);
+    };
+    await expect(adapter.close!(ref, att, 'admin', ctx(2))).rejects.toThrow('answer lost');
+    http.after = undefined;
+    await adapter.close!(ref, att, 'admin', ctx(3));
+    expect(sim.conversation(ref.key)!.messages.filter((m) => messageText(m).startsWith('Blip: the customer was handed back'))).toHaveLength(1);
+    expect(sim.switchboardState(ref.key)).toEqual({});
+  });
+});
+
+describe('messageStatus()', () => {
+  it('failed: a note to the agent quoting the reply, with the code and reason; read: the user read the conversation; sent and delivered: nothing', async () => {
+    const adapter = make();
+    const att = newAttendance();
+    const ref = await adapter.open(att, newCustomer(), [], ctx());
+    const reply = sim.agentReply(ref.key, 'Seu boleto vence amanhã') as { id: string };
+    const from = sim.calls.length;
+    for (const status of ['sent', 'delivered'] as const) await adapter.messageStatus!(ref, att, { sourceId: reply.id, status }, ctx());
+    expect(ops(from)).toEqual([]);
+    await adapter.messageStatus!(ref, att, { sourceId: reply.id, status: 'read' }, ctx());
+    expect(ops(from)).toEqual(['PostActivity 200']);
+    expect(sim.calls.at(-1)!.body).toEqual({ author: { type: 'user', userId: (ref.data as { userId: string }).userId }, type: 'conversation:read' });
+
+    const update = { sourceId: reply.id, status: 'failed' as const, code: 'DELIVERY_DEAD', reason: 'Blip did not accept it after 8 attempts' };
+    await adapter.messageStatus!(ref, att, update, ctx());
+    const notes = () => sim.conversation(ref.key)!.messages.filter((m) => messageText(m).startsWith('Blip: your reply')).map(messageText);
+    expect(notes()).toEqual(['Blip: your reply "Seu boleto vence amanhã" was not delivered to the customer (DELIVERY_DEAD: Blip did not accept it after 8 attempts).']);
+    await adapter.messageStatus!(ref, att, update, ctx(2)); // a retry finds it
+    expect(notes()).toHaveLength(1);
   });
 });
 

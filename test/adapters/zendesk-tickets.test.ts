@@ -128,6 +128,17 @@ const transcript: TranscriptEntry[] = [
   { direction: 'bot', at: '2024-05-01T11:59:01.000Z', content: { type: 'text', text: 'Olá! Como posso ajudar?' } },
 ];
 
+/** An agent takes the ticket (Zendesk solves only assigned tickets). */
+async function assign(ticketId: string): Promise<void> {
+  const res = await request(`${sim.url}/api/v2/tickets/${ticketId}.json`, {
+    method: 'PUT',
+    headers: { authorization: sim.supportAuthorization(), 'content-type': 'application/json' },
+    body: JSON.stringify({ ticket: { assignee_id: sim.credentials.support.agentId } }),
+  });
+  expect(res.statusCode).toBe(200);
+  await res.body.dump();
+}
+
 const ops = (from = 0) =>
   sim.calls
     .slice(from)
@@ -392,19 +403,65 @@ describe('deliver()', () => {
 });
 
 describe('close()', () => {
-  it('when the bridge ends it: an internal note; when the agent did, or the ticket is closed: nothing fails', async () => {
+  it('when the bridge ends it: an internal note giving the reason and Solved; unassigned (Zendesk refuses Solved) the note alone', async () => {
     const adapter = make();
     const att = newAttendance();
     const ref = await adapter.open(att, newCustomer(), [], ctx());
+    await assign(ref.key);
     await adapter.close!(ref, att, 'customer-inactive', ctx());
-    const note = sim.ticket(Number(ref.key))!.comments.at(-1)!;
-    expect(note).toMatchObject({ public: false, author_id: sim.credentials.support.agentId, plain_body: 'The customer was handed back to the bot (customer-inactive).' });
+    const t = sim.ticket(Number(ref.key))!;
+    expect(t.comments.at(-1)).toMatchObject({
+      public: false,
+      author_id: sim.credentials.support.agentId,
+      plain_body: 'Blip: the customer was handed back to the bot (customer-inactive: the customer stopped answering).',
+    });
+    expect(t.status).toBe('solved');
+
+    const unassigned = await adapter.open(newAttendance(), newCustomer(), [], ctx());
+    const from = sim.calls.length;
+    await adapter.close!(unassigned, att, 'no-agent', ctx());
+    expect(ops(from)).toEqual(['UpdateTicket 422', 'UpdateTicket 200']);
+    const u = sim.ticket(Number(unassigned.key))!;
+    expect(u.comments.filter((c) => !c.public).map((c) => c.plain_body)).toEqual(['Blip: the customer was handed back to the bot (no-agent: no agent was available in time).']);
+    expect(u.status).toBe('new');
+  });
+
+  it('a retry after a lost answer adds no second note; the agent ending it, or a closed ticket, adds nothing and fails nothing', async () => {
+    const adapter = make();
+    const att = newAttendance();
+    const ref = await adapter.open(att, newCustomer(), [], ctx());
+    http.after = (req) => {
+      if (req.method === 'PUT') throw new DeliveryError('socket hang up (answer lost)', true);
+    };
+    await expect(adapter.close!(ref, att, 'expired', ctx(1))).rejects.toThrow('answer lost');
+    http.after = undefined;
+    await adapter.close!(ref, att, 'expired', ctx(2));
+    expect(sim.ticket(Number(ref.key))!.comments.filter((c) => !c.public)).toHaveLength(1);
     const from = sim.calls.length;
     await adapter.close!(ref, att, 'agent', ctx());
     expect(ops(from)).toEqual([]);
     sim.setStatus(Number(ref.key), 'solved');
     sim.setStatus(Number(ref.key), 'closed');
     await expect(adapter.close!(ref, att, 'admin', ctx())).resolves.toBeUndefined();
+  });
+});
+
+describe('messageStatus()', () => {
+  it('a failed reply becomes an internal note quoting it, with the code and the reason; sent, delivered and read add nothing', async () => {
+    const adapter = make();
+    const att = newAttendance();
+    const ref = await adapter.open(att, newCustomer(), [], ctx());
+    const c = sim.agentComment(Number(ref.key), 'Seu boleto vence amanhã');
+    const from = sim.calls.length;
+    for (const status of ['sent', 'delivered', 'read'] as const) await adapter.messageStatus!(ref, att, { sourceId: `comment:${c.id}`, status }, ctx());
+    expect(ops(from)).toEqual([]);
+    const update = { sourceId: `comment:${c.id}`, status: 'failed' as const, code: 'BLIP_REFUSED', reason: 'the WhatsApp 24-hour window is closed' };
+    await adapter.messageStatus!(ref, att, update, ctx());
+    const notes = () => sim.ticket(Number(ref.key))!.comments.filter((x) => !x.public).map((x) => x.plain_body);
+    expect(notes()).toEqual(['Blip: your reply "Seu boleto vence amanhã" was not delivered to the customer (BLIP_REFUSED: the WhatsApp 24-hour window is closed).']);
+    // A retry (the answer lost) finds it.
+    await adapter.messageStatus!(ref, att, update, ctx(2));
+    expect(notes()).toHaveLength(1);
   });
 });
 

@@ -1,21 +1,9 @@
 /**
- * What both Zendesk adapters share: the error mapping, constant-time secrets and text splitting.
+ * What both Zendesk adapters share: the error mapping and text splitting (header reading and
+ * constant-time checks are the helpdesk kit's, src/helpdesks/kit/).
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { DeliveryError, parseRetryAfter } from '../../delivery/errors.js';
 import type { HttpResponse } from '../../delivery/http.js';
-
-export function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-/** Compares secrets without revealing where they differ (nor their length). */
-export function sameSecret(given: string, expected: string): boolean {
-  const a = createHmac('sha256', 'bridge').update(given).digest();
-  const b = createHmac('sha256', 'bridge').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
 
 /**
  * Zendesk errors: Sunshine Conversations answers `{errors: [{code, title}]}`, Support answers

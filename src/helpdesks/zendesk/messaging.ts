@@ -20,7 +20,10 @@ import { DeliveryError } from '../../delivery/errors.js';
 import type { HttpResponse } from '../../delivery/http.js';
 import { BridgeError } from '../../http/errors.js';
 import type { AdapterDefinition, Customer, HelpdeskAdapter, HelpdeskEvent, TranscriptEntry, WebhookReceiver } from '../adapter.js';
-import { ZendeskError, header, sameSecret, splitText, zendeskError } from './common.js';
+import { safeEqual } from '../kit/auth.js';
+import { header } from '../kit/headers.js';
+import { closeNote, failedNote } from '../kit/notes.js';
+import { ZendeskError, splitText, zendeskError } from './common.js';
 
 export const ZendeskMessagingConfig = Type.Object(
   {
@@ -281,7 +284,7 @@ export const zendeskMessagingAdapter: AdapterDefinition<ZendeskMessagingConfig> 
       verify(_raw, hdrs) {
         const key = header(hdrs, 'x-api-key');
         if (!key) return { ok: false, reason: 'missing X-API-Key' };
-        return sameSecret(key, config.webhookSecret) ? { ok: true } : { ok: false, reason: 'X-API-Key does not match the webhook secret' };
+        return safeEqual(key, config.webhookSecret) ? { ok: true } : { ok: false, reason: 'X-API-Key does not match the webhook secret' };
       },
       parse(body): HelpdeskEvent[] {
         if (!checkBody.Check(body)) {
@@ -456,18 +459,51 @@ export const zendeskMessagingAdapter: AdapterDefinition<ZendeskMessagingConfig> 
         return { vendorMessageId: posted.get(parts.length - 1) ?? '' };
       },
 
-      async close(ref, attendance, reason) {
+      async close(ref, attendance, reason, ctx) {
         if (reason === 'agent') return; // Zendesk ended it
         const conv = `/conversations/${encodeURIComponent(ref.key)}`;
-        // The agent learns why the customer is gone (the user has no SDK client, so nobody else sees it).
-        await call('POST', `${conv}/messages`, {
-          author: { type: 'business', displayName: 'Blip bot' },
-          content: { type: 'text', text: `The customer was handed back to the Blip bot (${reason}). Messages sent here no longer reach them.` },
-          metadata: { [ORIGIN]: `close:${attendance.id}`, [PART]: 0 },
-        }).catch((err: Error) => deps.log.warn({ conversation: ref.key, err: err.message }, 'could not post the end note'));
+        // The agent learns why the customer is gone, in the conversation they are looking at (the
+        // user has no SDK client, so nobody else sees it), then Agent Workspace loses control: the
+        // bridge releases it (spec releaseControl: "nullifying its switchboard state"), as Botpress
+        // does for a bot-initiated end (research §A.1.9 step 6). The ticket stays for the agent to solve.
+        try {
+          await note(ref.key, `close:${attendance.id}`, `${closeNote(reason)} Messages written here no longer reach them.`, ctx.attempt);
+        } catch (err) {
+          // A deleted conversation has nobody to tell; anything else is retried.
+          if (!(err instanceof ZendeskError && err.status === 404)) throw err;
+          return;
+        }
         await call('POST', `${conv}/releaseControl`, { metadata: { ...ownAction(attendance.id), reason: `bridge:${reason}` } }, [404]);
       },
+
+      async messageStatus(ref, _attendance, update, ctx) {
+        const data = ref.data as unknown as RefData;
+        if (update.status === 'read') {
+          // Sunshine Conversations takes one activity from a user: conversation:read (spec activityPost,
+          // research §A.1.6), which Zendesk shows as the customer having read the conversation.
+          await call('POST', `/conversations/${encodeURIComponent(ref.key)}/activity`, { author: { type: 'user', userId: data.userId }, type: 'conversation:read' }, [404]);
+          return;
+        }
+        // `sent` and `delivered` have no place in Agent Workspace: nothing to show.
+        if (update.status !== 'failed') return;
+        const list = await call('GET', `/conversations/${encodeURIComponent(ref.key)}/messages`, undefined, [404]);
+        if (list.status === 404) return;
+        const failed = (((list.body as Json)['messages'] ?? []) as Json[]).find((m) => m['id'] === update.sourceId);
+        const quoted = failed ? sunshineToContent((failed['content'] ?? {}) as Json).text : undefined;
+        await note(ref.key, `status:${update.sourceId}`, failedNote(update, quoted), ctx.attempt);
+      },
     };
+
+    /**
+     * A business message for the agent's eyes (SunCo has no internal notes; the user has no SDK
+     * client, so only Agent Workspace shows it), marked as ours so its echo is dropped and a retry
+     * that finds it posted posts nothing.
+     */
+    async function note(conversationId: string, ourId: string, text: string, attempt: number): Promise<void> {
+      if (attempt > 1 && (await alreadyPosted(conversationId, ourId)).size > 0) return;
+      for (const [i, piece] of splitText(text, MAX_TEXT).entries())
+        await post(conversationId, { type: 'business', displayName: 'Blip bot' }, { type: 'text', text: piece }, ourId, i);
+    }
   },
 };
 

@@ -20,7 +20,10 @@ import { DeliveryError } from '../../delivery/errors.js';
 import type { HttpResponse } from '../../delivery/http.js';
 import { BridgeError } from '../../http/errors.js';
 import type { AdapterDefinition, Customer, HelpdeskAdapter, HelpdeskEvent, OutgoingMessage, TranscriptEntry, WebhookReceiver } from '../adapter.js';
-import { ZendeskError, header, sameSecret, zendeskError } from './common.js';
+import { safeEqual } from '../kit/auth.js';
+import { header } from '../kit/headers.js';
+import { closeNote, failedNote } from '../kit/notes.js';
+import { ZendeskError, zendeskError } from './common.js';
 
 /**
  * Zendesk prescribes no replay window, and whether a retried invocation is signed again with a
@@ -239,7 +242,7 @@ export const zendeskTicketsAdapter: AdapterDefinition<ZendeskTicketsConfig> = {
         const signed =
           config.signature.order === 'timestamp+body' ? Buffer.concat([Buffer.from(timestamp), raw]) : Buffer.concat([raw, Buffer.from(timestamp)]);
         const expected = createHmac('sha256', config.webhookSecret).update(signed).digest('base64');
-        return sameSecret(signature.trim(), expected) ? { ok: true } : { ok: false, reason: 'X-Zendesk-Webhook-Signature does not match the body' };
+        return safeEqual(signature.trim(), expected) ? { ok: true } : { ok: false, reason: 'X-Zendesk-Webhook-Signature does not match the body' };
       },
       parse(body): HelpdeskEvent[] {
         if (!checkEvent.Check(body)) {
@@ -353,22 +356,48 @@ export const zendeskTicketsAdapter: AdapterDefinition<ZendeskTicketsConfig> = {
         return deliverMany(ref.key, ref.data as unknown as RefData, messages, ctx.attempt);
       },
 
-      async close(ref, _attendance, reason) {
+      async close(ref, _attendance, reason, ctx) {
         if (reason === 'agent') return; // the agent solved it
+        // Zendesk's way to end a ticket: an internal note saying why, and Solved (research §A.2.3),
+        // in one update. Solving needs an assignee (422 without one): then the note alone, and the
+        // ticket waits in its view for an agent to solve.
+        const body = closeNote(reason);
+        if (ctx.attempt > 1 && (await findNote(ref.key, body))) return;
         try {
-          await call('PUT', `/tickets/${encodeURIComponent(ref.key)}`, {
-            ticket: { comment: { body: `The customer was handed back to the bot (${reason}).`, public: false } },
-          });
+          await call('PUT', `/tickets/${encodeURIComponent(ref.key)}`, { ticket: { comment: { body, public: false }, status: 'solved' } });
         } catch (err) {
-          // A closed ticket takes no update (422) and a deleted one is gone (404): nobody to tell.
-          if (err instanceof ZendeskError && (err.status === 404 || err.status === 422)) {
-            deps.log.info({ ticket: ref.key, err: err.message }, 'the end note was not added');
-            return;
-          }
-          throw err;
+          if (!(err instanceof ZendeskError && err.status === 422)) return gone(err, ref.key);
+          await call('PUT', `/tickets/${encodeURIComponent(ref.key)}`, { ticket: { comment: { body, public: false } } }).catch((e: unknown) => gone(e, ref.key));
         }
       },
+
+      async messageStatus(ref, _attendance, update, ctx) {
+        // A ticket shows neither delivery nor reading of a comment: only a failure is worth a note.
+        if (update.status !== 'failed') return;
+        const commentId = update.sourceId.replace(/^comment:/, '');
+        const res = await call('GET', `/tickets/${encodeURIComponent(ref.key)}/comments?sort_order=desc`).catch((e: unknown) => gone(e, ref.key));
+        if (!res) return;
+        const failed = (((res.body as Json)['comments'] ?? []) as Json[]).find((c) => String(c['id']) === commentId);
+        const body = failedNote(update, failed ? String(failed['plain_body'] ?? failed['body'] ?? '') : undefined);
+        if (ctx.attempt > 1 && (await findNote(ref.key, body))) return;
+        await call('PUT', `/tickets/${encodeURIComponent(ref.key)}`, { ticket: { comment: { body, public: false } } }).catch((e: unknown) => gone(e, ref.key));
+      },
     };
+
+    /** A retry finds the internal note an earlier attempt added (ticket updates take no idempotency key). */
+    async function findNote(ticketId: string, body: string): Promise<boolean> {
+      const res = await call('GET', `/tickets/${encodeURIComponent(ticketId)}/comments?sort_order=desc`);
+      return (((res.body as Json)['comments'] ?? []) as Json[]).some((c) => c['public'] === false && String(c['body'] ?? '').trim() === body);
+    }
+
+    /** A closed ticket takes no update (422) and a deleted one is gone (404): nobody to tell. Anything else is retried. */
+    function gone(err: unknown, ticketId: string): undefined {
+      if (err instanceof ZendeskError && (err.status === 404 || err.status === 422)) {
+        deps.log.info({ ticket: ticketId, err: err.message }, 'the note for the agent was not added');
+        return undefined;
+      }
+      throw err;
+    }
   },
 };
 
