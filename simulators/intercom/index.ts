@@ -604,9 +604,12 @@ export class IntercomSimulator {
   }
 
   /** "Note that this endpoint only supports users and not leads" (ShowContactByExternalId). 404 body UNVERIFIED. */
+  /** spec `ShowContactByExternalId`: 200 with the contact, "only supports users and not leads"; none: see `unknownExternalId`. */
   private findByExternalId(externalId: string): Answer {
     const c = this.ws.contactByExternalId(externalId);
-    return c && c.role === 'user' ? ok(c) : err(404, ERR.userNotFound());
+    if (c && c.role === 'user') return ok(c);
+    if (this.options.unknownExternalId === 'not-found') return err(404, ERR.userNotFound());
+    return ok({ type: 'list', data: [], total_count: 0 });
   }
 
   /** `contact_list` with cursor pages (research §B.1 pagination). The cursor's form is ours. */

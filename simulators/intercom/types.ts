@@ -101,6 +101,14 @@ export interface IntercomSimulatorOptions {
   /** Contacts younger than this are not found by `/contacts/search` (research §B.2: "a few minutes"). Default 0. */
   searchIndexLagMs?: number;
   /**
+   * `GET /contacts/find_by_external_id/{id}` for an id no user has. Spec 2.14 documents only 200
+   * (a contact) and 401 for it, so the default answers 200 with an empty contact list
+   * (`{type: 'list', data: [], total_count: 0}`; the shape is UNVERIFIED, the status is the
+   * documented one). `'not-found'`: the 404 `not_found` "User Not Found" error.list that other
+   * contact routes document, for adapters that must cope with either.
+   */
+  unknownExternalId?: 'empty-list' | 'not-found';
+  /**
    * `app_package_code` on parts created through the REST API ("The app package code if this part was
    * created via API", 2.14 `conversation_part`). Default null, as in every example of the description.
    */

@@ -181,6 +181,18 @@ async function asAdmin(method: 'POST', path: string, body: unknown): Promise<any
 
 let adapter: HelpdeskAdapter;
 let receiver: { server: Server; url: string };
+/** Blip's media host, as far as the adapter knows: serves `bytes of <path>`, or the status a `/fail-<status>/` path names. */
+let files: { server: Server; url: string };
+
+async function startFiles(): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const fail = /^\/fail-(\d{3})\//.exec(req.url ?? '');
+    if (fail) res.writeHead(Number(fail[1])).end();
+    else res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(`bytes of ${req.url}`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
 
 beforeAll(async () => {
   if (HAVE_SPEC) {
@@ -199,12 +211,14 @@ beforeAll(async () => {
   base = await sim.start();
   adapter = make();
   receiver = await startReceiver(adapter);
+  files = await startFiles();
   await sim.setWebhook(receiver.url, { ping: false });
 });
 
 afterAll(async () => {
   await sim?.stop();
   await new Promise((r) => receiver?.server.close(r));
+  await new Promise((r) => files?.server.close(r));
   specCleanup();
 });
 
@@ -273,7 +287,8 @@ describe('open()', () => {
       extras: { plan: 'gold', segment: 'smb', unmapped: 'x' },
     });
     const ref = await adapter.open(attendance, customer, transcript, ctx());
-    expect(routes()).toEqual(['GET /contacts/find_by_external_id/{external_id} 404', 'POST /contacts 200', 'POST /conversations 200']);
+    // An unknown external id is a 200 holding no contact (2.14 documents 200/401 only).
+    expect(routes()).toEqual(['GET /contacts/find_by_external_id/{external_id} 200', 'POST /contacts 200', 'POST /conversations 200']);
 
     const contact = sim.contact(`blip:${customer.originator}`)!;
     expect(contact).toMatchObject({
@@ -356,6 +371,27 @@ describe('open()', () => {
     expect(err).toMatchObject({ retryable: true, status: 409 });
   });
 
+  it('copes with an unknown external id answered as a 404 too (unknownExternalId: not-found), and with a list that holds it', async () => {
+    const strict = new IntercomSimulator({ accessTokens: [TOKEN], clientSecret: SECRET, admins: [ADMIN], unknownExternalId: 'not-found' });
+    const url = await strict.start();
+    try {
+      const a = make({ baseUrl: url });
+      const customer = newCustomer();
+      const first = await a.open(attendance, customer, [], ctx());
+      const again = await a.open(attendance, customer, [], ctx());
+      expect(strict.requests.map((r) => `${r.route} ${r.status}`)).toEqual([
+        'GET /contacts/find_by_external_id/{external_id} 404',
+        'POST /contacts 200',
+        'POST /conversations 200',
+        'GET /contacts/find_by_external_id/{external_id} 200',
+        'POST /conversations 200',
+      ]);
+      expect(again.data).toEqual(first.data);
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it('a refused create is permanent; an outage is retryable', async () => {
     sim.failNext('POST /contacts', { status: 400, count: 1 });
     expect(await deliveryError(adapter.open(attendance, newCustomer(), [], ctx()))).toMatchObject({ retryable: false, status: 400 });
@@ -385,20 +421,34 @@ describe('deliver()', () => {
     expect(parts()).toEqual([{ id: r.vendorMessageId, text: 'Meu pedido não chegou\nPedido 123', attachments: [] }]);
   });
 
-  it('sends an image as attachment_urls with its caption, and a PDF as a link in the body', async () => {
-    const image = fromLime(MIME.mediaLink, { type: 'image/jpeg', uri: 'https://media.msging.net/cat.jpg', title: 'cat.jpg', text: 'Olha isso' });
-    const pdf = fromLime(MIME.mediaLink, { type: 'application/pdf', uri: 'https://media.msging.net/boleto.pdf', title: 'boleto.pdf' });
+  it('re-hosts customer files in Intercom (attachment_files), never Blip’s expiring URLs; a file off media.allowedHosts goes as its link', async () => {
+    const image = fromLime(MIME.mediaLink, { type: 'image/jpeg', uri: `${files.url}/cat.jpg`, title: 'cat.jpg', text: 'Olha isso' });
+    const pdf = fromLime(MIME.mediaLink, { type: 'application/pdf', uri: `${files.url}/boleto.pdf`, title: 'boleto.pdf' });
     await adapter.deliver(ref, attendance, message(image), ctx());
     await adapter.deliver(ref, attendance, message(pdf), ctx());
     const [img, doc] = replies().map((x) => x.body as Record<string, unknown>);
-    expect(img).toMatchObject({ body: 'Olha isso', attachment_urls: ['https://media.msging.net/cat.jpg'] });
-    expect(doc).not.toHaveProperty('attachment_urls');
-    expect(doc?.['body']).toContain('https://media.msging.net/boleto.pdf');
-    expect(doc?.['body']).toContain('boleto.pdf');
-    expect(parts().map((p) => p.attachments)).toEqual([['https://media.msging.net/cat.jpg'], []]);
+    expect(img).toMatchObject({ body: 'Olha isso', attachment_files: [{ content_type: 'image/jpeg', name: 'cat.jpg', data: Buffer.from('bytes of /cat.jpg').toString('base64') }] });
+    expect(doc).toMatchObject({ attachment_files: [{ content_type: 'application/pdf', name: 'boleto.pdf' }] });
+    for (const r of [img, doc]) expect(r).not.toHaveProperty('attachment_urls');
+    // What the agent opens is Intercom's copy, not Blip's link.
+    for (const [a] of parts().map((p) => p.attachments)) {
+      expect(a).toBeDefined();
+      expect(a).not.toContain(files.url);
+    }
     // An image without caption still has a body (Intercom requires one).
-    await adapter.deliver(ref, attendance, message(fromLime(MIME.mediaLink, { type: 'image/png', uri: 'https://media.msging.net/x.png' })), ctx());
-    expect((replies().at(-1)?.body as { body: string }).body).toBeTruthy();
+    await adapter.deliver(ref, attendance, message(fromLime(MIME.mediaLink, { type: 'image/png', uri: `${files.url}/x.png` })), ctx());
+    expect((replies().at(-1)!.body as { body: string }).body).toBeTruthy();
+    // Not on the allow-list: never fetched (no SSRF), the agent gets the link.
+    await adapter.deliver(ref, attendance, message(fromLime(MIME.mediaLink, { type: 'image/png', uri: 'https://elsewhere.example/y.png' })), ctx());
+    const last = replies().at(-1)!.body as { body: string };
+    expect(last).not.toHaveProperty('attachment_files');
+    expect(last.body).toContain('https://elsewhere.example/y.png');
+  });
+
+  it('a media download that fails for now is retried, not sent as a link', async () => {
+    const m = message(fromLime(MIME.mediaLink, { type: 'image/png', uri: `${files.url}/fail-503/z.png` }));
+    expect(await deliveryError(adapter.deliver(ref, attendance, m, ctx()))).toMatchObject({ retryable: true });
+    expect(replies()).toHaveLength(0);
   });
 
   it('sends location, menus, replies and contact cards as readable text', async () => {
@@ -433,7 +483,7 @@ describe('deliver()', () => {
 
   it('a retry after a timeout finds an image it already sent', async () => {
     const slow = make({ timeoutMs: 150 });
-    const m = message(fromLime(MIME.mediaLink, { type: 'image/jpeg', uri: 'https://media.msging.net/a.jpg', text: 'foto' }));
+    const m = message(fromLime(MIME.mediaLink, { type: 'image/jpeg', uri: `${files.url}/a.jpg`, text: 'foto' }));
     sim.setLatency(400);
     await deliveryError(slow.deliver(ref, attendance, m, ctx(1)));
     await sim.waitFor((s) => s.requests.some((r) => r.route === 'POST /conversations/{conversation_id}/reply'));
@@ -496,12 +546,20 @@ describe('close()', () => {
     expect(c.state).toBe('closed');
     const [note, close] = c.conversation_parts.conversation_parts;
     expect(note).toMatchObject({ part_type: 'note', author: { type: 'admin', id: ADMIN.id } });
-    expect(htmlToText(note!.body)).toContain('customer-inactive');
+    expect(htmlToText(note!.body)).toBe('Blip: the customer was handed back to the bot (customer-inactive: the customer stopped answering).');
     expect(close).toMatchObject({ part_type: 'close', body: null });
-    // A retry (the close failed after the note landed) does not write the note again.
+    // A retry (the close failed after the note landed) finds the note and does not write it again.
     sim.requests.length = 0;
     await adapter.close!(ref, attendance, 'customer-inactive', ctx(2));
-    expect(routes()).toEqual(['POST /conversations/{conversation_id}/parts 200']);
+    expect(routes()).toEqual(['GET /conversations/{conversation_id} 200', 'POST /conversations/{conversation_id}/parts 200']);
+  });
+
+  it('a retry after a note that did not land writes it (the agent always learns why)', async () => {
+    sim.failNext('POST /conversations/{conversation_id}/reply', { status: 503, count: 1 });
+    await deliveryError(adapter.close!(ref, attendance, 'expired', ctx(1)));
+    await adapter.close!(ref, attendance, 'expired', ctx(2));
+    const kinds = sim.conversation(ref.key)!.conversation_parts.conversation_parts.map((p) => p.part_type);
+    expect(kinds).toEqual(['note', 'close']);
   });
 
   it('does nothing when the agent closed it, or without an adminId', async () => {
@@ -509,6 +567,25 @@ describe('close()', () => {
     const { adminId: _adminId, ...noAdmin } = config();
     await intercomAdapter.create(noAdmin, { http, log, botId: 'acme', media }).close!(ref, attendance, 'admin', ctx());
     expect(sim.requests).toHaveLength(0);
+  });
+});
+
+describe('messageStatus()', () => {
+  let ref: HelpdeskRef;
+  beforeEach(async () => {
+    ref = await adapter.open(attendance, newCustomer(), [], ctx());
+    sim.requests.length = 0;
+  });
+
+  it('a failed reply: an internal note with the code and reason, once even when retried; delivered/read show nothing', async () => {
+    for (const status of ['sent', 'delivered', 'read'] as const) await adapter.messageStatus!(ref, attendance, { sourceId: 'part:1', status }, ctx());
+    expect(sim.requests).toHaveLength(0);
+    const update = { sourceId: 'part:1', status: 'failed', code: 'DELIVERY_DEAD', reason: 'Blip did not accept it after 20 attempts' } as const;
+    await adapter.messageStatus!(ref, attendance, update, ctx(1));
+    await adapter.messageStatus!(ref, attendance, update, ctx(2));
+    const notes = sim.conversation(ref.key)!.conversation_parts.conversation_parts.filter((p) => p.part_type === 'note');
+    expect(notes.map((n) => htmlToText(n.body))).toEqual(['Blip: a reply was not delivered to the customer (DELIVERY_DEAD: Blip did not accept it after 20 attempts).']);
+    expect(notes[0]!.author).toMatchObject({ type: 'admin', id: ADMIN.id });
   });
 });
 
@@ -837,7 +914,9 @@ describe('through the bridge (Blip simulator → bridge → Intercom simulator a
     await w.blip.waitFor((r) => r.body?.content === 'dois', 10_000);
     const last = fx.sim.notifications.at(-1)!;
     expect((last.payload.data.item as { conversation_parts: { total_count: number } }).conversation_parts.total_count).toBeGreaterThanOrEqual(3);
-    expect((await fx.sim.redeliver(last.id)).status).toBeLessThan(300);
+    const again = await fx.sim.redeliver(last.id);
+    expect(again.status).toBe(202);
+    expect(JSON.parse(again.response)).toMatchObject({ accepted: 0, duplicates: 2 });
     // And as a new notification id carrying the same parts (another topic, or Intercom resending).
     const copy = JSON.stringify({ ...last.payload, id: `notif_${randomUUID()}` });
     const res = await request(fx.webhookUrl, {
@@ -847,7 +926,6 @@ describe('through the bridge (Blip simulator → bridge → Intercom simulator a
     });
     expect(res.statusCode).toBeLessThan(300);
     expect(await res.body.json()).toMatchObject({ accepted: 0, duplicates: 2 });
-    await new Promise((r) => setTimeout(r, 300));
     expect(textsTo(customer)).toEqual(['um', 'dois']);
   });
 
@@ -903,5 +981,6 @@ describe('through the bridge (Blip simulator → bridge → Intercom simulator a
     expect(textsTo(customer)).toEqual(['Goodbye!', 'REDIRECT']);
     const notes = fx.sim.conversation(key)!.conversation_parts.conversation_parts.filter((p) => p.part_type === 'note');
     expect(notes.map((p) => htmlToText(p.body))).toEqual([expect.stringContaining('admin')]);
+    expect(await fx.driver.waitClosedByBridge!(key)).toEqual({ note: 'Blip: the customer was handed back to the bot (admin: an operator ended it).' });
   });
 });

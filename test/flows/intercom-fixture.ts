@@ -96,6 +96,19 @@ export function intercomFixture(options: Partial<IntercomSimulatorOptions> = {})
         const status = r.firstAttempt?.status ?? 0;
         if (status < 200 || status >= 300) throw new Error(`the bridge answered ${status} to conversation.admin.closed`);
       },
+      async waitClosedByBridge(key) {
+        // Closed by the bridge's admin, with the reason in an internal note just before.
+        const c = await until(() => {
+          const x = sim.conversation(key);
+          return x?.state === 'closed' ? x : undefined;
+        }, 10_000, `the close of conversation ${key}`);
+        const parts = c.conversation_parts.conversation_parts;
+        const close = [...parts].reverse().find((p) => p.part_type === 'close');
+        if (close?.author.id !== INTERCOM_ADMIN_ID) throw new Error(`intercom: conversation ${key} was not closed by the bridge's admin`);
+        const note = [...parts].reverse().find((p) => p.part_type === 'note' && p.author.id === INTERCOM_ADMIN_ID);
+        if (!note) throw new Error(`intercom: conversation ${key} was closed with no note to the agents`);
+        return { note: htmlLines(note.body).join('\n') };
+      },
       async redeliverLastWebhook() {
         const last = sim.notifications.filter((n) => n.attempts.length > 0).at(-1);
         if (!last) throw new Error('intercom fixture: no notification was sent yet');

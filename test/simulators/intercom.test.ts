@@ -281,7 +281,10 @@ describe('contacts', () => {
 
     const found = await call('GET', `/contacts/find_by_external_id/${encodeURIComponent('blip:find-me')}`);
     expect(found.json.id).toBe(c.id);
-    expect((await call('GET', '/contacts/find_by_external_id/nobody')).status).toBe(404);
+    // 2.14 documents 200 and 401 only: an unknown id is a 200 that holds no contact.
+    const none = await call('GET', '/contacts/find_by_external_id/nobody');
+    expect(none.status).toBe(200);
+    expect(none.json).toEqual({ type: 'list', data: [], total_count: 0 });
 
     const search = await call('POST', '/contacts/search', {
       query: { field: 'external_id', operator: '=', value: 'blip:find-me' },
@@ -343,6 +346,18 @@ describe('contacts', () => {
       expect(bad.status).toBe(400);
       expect(bad.json.errors[0]).toMatchObject({ code: 'parameter_invalid' });
       expect((await call('POST', '/contacts', { external_id: 'x', custom_attributes: { blip_channel: 'wa' } }, { to: url })).status).toBe(200);
+    } finally {
+      await strict.stop();
+    }
+  });
+
+  it('unknownExternalId: not-found answers the 404 "User Not Found" error.list instead', async () => {
+    const strict = new IntercomSimulator({ accessTokens: [TOKEN], clientSecret: CLIENT_SECRET, unknownExternalId: 'not-found' });
+    const url = await strict.start();
+    try {
+      const res = await call('GET', '/contacts/find_by_external_id/nobody', undefined, { to: url, rejected: true });
+      expect(res.status).toBe(404);
+      expect(res.json.errors[0]).toMatchObject({ code: 'not_found', message: 'User Not Found' });
     } finally {
       await strict.stop();
     }

@@ -5,21 +5,24 @@
  *
  * - open: the contact by external_id (found, its details refreshed; or created, and on a 409 the
  *   id Intercom names), then a conversation from the contact whose first message is the transcript.
- * - deliver: a user reply (`message_type: comment`); images as `attachment_urls`, other media as
- *   links. Intercom takes no idempotency key, so a retry first looks for the earlier attempt's part.
+ * - deliver: a user reply (`message_type: comment`); files re-hosted as `attachment_files` (Blip's
+ *   links expire). Intercom takes no idempotency key, so a retry first looks for the earlier attempt's part.
  * - webhooks: X-Hub-Signature (HMAC-SHA1 of the raw body with the app's client secret). What admins
  *   and bots say to the customer, assignments and closes come back; notes, snoozes and our own
  *   user replies (echoes) are ignored. Dedupe is by conversation part id, so a part that comes in
  *   two notifications (a redelivery, or another topic) reaches the customer once.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Content, ContentType, MediaContent } from '../../core/content.js';
+import { fetchMedia } from '../../core/media.js';
 import { DeliveryError, parseRetryAfter } from '../../delivery/errors.js';
 import type { HttpResponse } from '../../delivery/http.js';
 import { BridgeError } from '../../http/errors.js';
-import type { AdapterDefinition, AttendanceMatch, Customer, HelpdeskAdapter, HelpdeskEvent, TranscriptEntry, WebhookReceiver } from '../adapter.js';
+import type { AdapterDefinition, AgentMessageStatus, AttendanceMatch, Customer, HelpdeskAdapter, HelpdeskEvent, TranscriptEntry, WebhookReceiver } from '../adapter.js';
+import { hmac, signatureMatches } from '../kit/auth.js';
+import { header } from '../kit/headers.js';
+import { closeNote, failedNote } from '../kit/notes.js';
 import { htmlImages, htmlToText } from './html.js';
 
 export const IntercomConfig = Type.Object(
@@ -115,9 +118,14 @@ type Agent = { id?: string; name?: string };
 /** Topics that carry something for the customer or the attendance; every other topic is ignored. */
 const HANDLED_TOPICS = new Set(['conversation.admin.replied', 'conversation.admin.closed', 'conversation.admin.assigned']);
 
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
+const EXTENSIONS: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/webp': 'webp', 'application/pdf': 'pdf', 'video/mp4': 'mp4', 'audio/ogg': 'ogg', 'audio/mpeg': 'mp3', 'text/plain': 'txt' };
+
+/** A file's name for Intercom: the content's, the URL's last segment with an extension, else `file.<ext>`. */
+function fileName(url: string, mimeType: string, name: string | undefined): string {
+  if (name) return name;
+  const last = URL.canParse(url) ? decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '') : '';
+  if (/\.[A-Za-z0-9]{1,5}$/.test(last)) return last;
+  return `file.${EXTENSIONS[mimeType.toLowerCase()] ?? 'bin'}`;
 }
 
 /** The transcript as the conversation's first message (Intercom takes no HTML there). */
@@ -316,10 +324,19 @@ export const intercomAdapter: AdapterDefinition<IntercomConfig> = {
     ): Promise<
       { id: string; name?: string | null; email?: string | null; phone?: string | null; custom_attributes?: Record<string, unknown> | null } | undefined
     > {
+      type Found = { id: string; type?: string; role?: string; external_id?: string | null };
+      // 2.14 documents 200 (a contact) and 401 only. What an unknown id answers is not documented:
+      // a 200 that is not our contact (an empty list, an empty object) and a 404 both mean "none".
+      const ours = (c: unknown): c is Found => {
+        const x = c as Partial<Found> | null;
+        return typeof x?.id === 'string' && x.id !== '' && (x.type === undefined || x.type === 'contact') && (x.external_id == null || x.external_id === externalId) && (x.role === undefined || x.role === 'user');
+      };
       try {
         const res = await call('GET', `/contacts/find_by_external_id/${encodeURIComponent(externalId)}`);
-        const c = res.body as { id?: unknown };
-        return typeof c.id === 'string' && c.id ? (res.body as { id: string }) : undefined;
+        const body = res.body as { type?: string; data?: unknown[] } | undefined;
+        if (ours(body)) return body;
+        if (body?.type === 'list' && Array.isArray(body.data)) return body.data.find((c): c is Found => ours(c) && c.external_id === externalId);
+        return undefined;
       } catch (err) {
         if (err instanceof IntercomError && err.status === 404) return undefined;
         throw err;
@@ -351,9 +368,7 @@ export const intercomAdapter: AdapterDefinition<IntercomConfig> = {
       verify(rawBody, hdrs) {
         const sig = header(hdrs, 'x-hub-signature');
         if (!sig) return { ok: false, reason: 'missing X-Hub-Signature' };
-        const expected = Buffer.from(`sha1=${createHmac('sha1', config.clientSecret).update(rawBody).digest('hex')}`);
-        const given = Buffer.from(sig.trim().toLowerCase());
-        if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'X-Hub-Signature does not match the body' };
+        if (!signatureMatches(sig, `sha1=${hmac('sha1', config.clientSecret, rawBody)}`, { caseInsensitive: true })) return { ok: false, reason: 'X-Hub-Signature does not match the body' };
         return { ok: true };
       },
       parse(body): HelpdeskEvent[] {
@@ -390,7 +405,7 @@ export const intercomAdapter: AdapterDefinition<IntercomConfig> = {
       conversationId: string,
       contactId: string,
       body: string,
-      image: string | undefined,
+      file: string | undefined,
       since: number,
     ): Promise<string | undefined> {
       const res = await call('GET', `/conversations/${encodeURIComponent(conversationId)}`);
@@ -402,8 +417,36 @@ export const intercomAdapter: AdapterDefinition<IntercomConfig> = {
       if (!latest || String(latest.id) === lastDelivered.get(conversationId)) return undefined;
       if ((latest.created_at ?? 0) * 1000 < since - CLOCK_SLACK_MS) return undefined;
       if (!sameText(htmlToText(latest.body), body)) return undefined;
-      if (image && !(latest.attachments ?? []).some((a) => a.url === image)) return undefined;
+      if (file && !(latest.attachments ?? []).some((a) => a.name === file)) return undefined;
       return String(latest.id);
+    }
+
+    /** The file as `conversation_attachment_files` ({content_type, data (base64), name}), or undefined to send its link. */
+    async function rehost(url: string, mimeType: string, name: string | undefined): Promise<{ content_type: string; data: string; name: string } | undefined> {
+      try {
+        const f = await fetchMedia(url, deps.media);
+        const type = mimeType || f.contentType;
+        return { content_type: type, data: f.bytes.toString('base64'), name: fileName(url, type, name) };
+      } catch (err) {
+        // A download that may work later is retried; a host off the allow-list, or a file over
+        // media.maxBytes, never will: the agent gets the link rather than nothing.
+        if (err instanceof DeliveryError && err.retryable) throw err;
+        deps.log.warn({ error: (err as Error).message }, 'intercom: the customer file is sent as its link');
+        return undefined;
+      }
+    }
+
+    /**
+     * An internal note by `adminId`. Intercom takes no idempotency key: a retry first looks for the
+     * note an earlier attempt may have left (same text, by the same admin), so the agent reads it once.
+     */
+    async function noteOnce(conversationId: string, text: string, attempt: number): Promise<void> {
+      if (attempt > 1) {
+        const res = await call('GET', `/conversations/${encodeURIComponent(conversationId)}`);
+        const parts = (res.body as { conversation_parts?: { conversation_parts?: PartT[] } }).conversation_parts?.conversation_parts ?? [];
+        if (parts.some((p) => p.part_type === 'note' && String(p.author?.id ?? '') === config.adminId && sameText(htmlToText(p.body), text))) return;
+      }
+      await call('POST', `/conversations/${encodeURIComponent(conversationId)}/reply`, { message_type: 'note', type: 'admin', admin_id: config.adminId, body: `<p>${escapeHtml(text)}</p>` });
     }
 
     return {
@@ -445,12 +488,14 @@ export const intercomAdapter: AdapterDefinition<IntercomConfig> = {
       async deliver(ref, _attendance, message, ctx) {
         const data = ref.data as unknown as RefData;
         const c = message.content;
-        // attachment_urls are "image URLs" (spec 2.14): other media go as links in the text.
-        const image = c.type === 'media' && c.mimeType.startsWith('image/') && /^https?:\/\//i.test(c.url) ? c.url : undefined;
-        const body = c.type === 'media' && image ? c.caption || c.name || 'Image' : c.text;
+        // Blip's media links expire in about 30 minutes: the file itself goes to Intercom, which
+        // hosts it (attachment_files, base64; research zendesk-intercom.md "re-host them"). Fetched
+        // only from media.allowedHosts; a file that may not be fetched goes as its link.
+        const file = c.type === 'media' ? await rehost(c.url, c.mimeType, c.name) : undefined;
+        const body = c.type === 'media' && file ? c.caption || c.name || (c.mimeType.startsWith('image/') ? 'Image' : file.name) : c.text;
         if (ctx.attempt > 1) {
           // Intercom takes no idempotency key: before posting again, look for the first attempt.
-          const existing = await earlierAttempt(ref.key, data.contactId, body, image, Date.parse(message.at));
+          const existing = await earlierAttempt(ref.key, data.contactId, body, file?.name, Date.parse(message.at));
           if (existing) {
             remember(ref.key, existing);
             return { vendorMessageId: existing };
@@ -461,7 +506,7 @@ export const intercomAdapter: AdapterDefinition<IntercomConfig> = {
           type: 'user',
           intercom_user_id: data.contactId,
           body,
-          ...(image ? { attachment_urls: [image] } : {}),
+          ...(file ? { attachment_files: [file] } : {}),
         });
         const parts = (res.body as { conversation_parts?: { conversation_parts?: PartT[] } }).conversation_parts?.conversation_parts ?? [];
         const ours = parts
@@ -473,6 +518,17 @@ export const intercomAdapter: AdapterDefinition<IntercomConfig> = {
         return { vendorMessageId: String(ours.id) };
       },
 
+      async messageStatus(ref, _attendance, update: AgentMessageStatus, ctx) {
+        // Intercom shows no delivery or read state of a teammate's reply through the API (a
+        // conversation's `read` is the teammates' own): only a failure is worth the agent's eyes.
+        if (update.status !== 'failed') return;
+        if (!config.adminId) {
+          deps.log.warn({ conversation: ref.key, code: update.code }, 'a reply was not delivered to the customer, and no intercom adminId is configured to tell the agent in a note');
+          return;
+        }
+        await noteOnce(ref.key, failedNote(update), ctx.attempt);
+      },
+
       async close(ref, _attendance, reason, ctx) {
         lastDelivered.delete(ref.key);
         if (reason === 'agent') return; // Intercom closed it
@@ -480,22 +536,18 @@ export const intercomAdapter: AdapterDefinition<IntercomConfig> = {
           deps.log.info({ conversation: ref.key, reason }, 'no intercom adminId configured: the conversation stays open in Intercom');
           return;
         }
-        const conversation = `/conversations/${encodeURIComponent(ref.key)}`;
         // A close body is "a message … to the user" (close_conversation_request): the reason is for
-        // the agents, so it goes as a note. Once only: a retry may follow a note that landed.
-        if (ctx.attempt === 1) {
-          await call('POST', `${conversation}/reply`, {
-            message_type: 'note',
-            type: 'admin',
-            admin_id: config.adminId,
-            body: `<p>Blip: the customer was handed back to the bot (${reason}).</p>`,
-          });
-        }
-        await call('POST', `${conversation}/parts`, { message_type: 'close', type: 'admin', admin_id: config.adminId });
+        // the agents, so it goes as a note first.
+        await noteOnce(ref.key, closeNote(reason), ctx.attempt);
+        await call('POST', `/conversations/${encodeURIComponent(ref.key)}/parts`, { message_type: 'close', type: 'admin', admin_id: config.adminId });
       },
     };
   },
 };
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
 
 class IntercomError extends DeliveryError {
   constructor(
