@@ -20,6 +20,7 @@ import {
   validateEvent,
   webhookEventSchemas,
   type AgentMessage,
+  type AgentMessageStatus,
   type AgentTyping,
   type AttendanceEnd,
   type OutboundEventName,
@@ -59,6 +60,17 @@ export interface SimMessage {
   at: string;
   content: Content;
   agent?: { id: string; name: string };
+  /** The last agent.message.status the bridge sent about this agent message. */
+  status?: AgentMessageStatus['data']['status'];
+}
+
+/** One agent.message.status, as the tool shows it to the agent. */
+export interface SimStatus {
+  messageId: string;
+  status: AgentMessageStatus['data']['status'];
+  code?: string;
+  reason?: string;
+  at: string;
 }
 
 export interface SimAttendance {
@@ -70,6 +82,8 @@ export interface SimAttendance {
   messages: SimMessage[];
   customerTyping?: ChatState;
   closed?: { reason: string; closedAt: string };
+  /** Every agent.message.status about this attendance's agent messages, in arrival order. */
+  statuses: SimStatus[];
 }
 
 /** What the bridge answered to one of our agent-side calls. */
@@ -317,7 +331,7 @@ export class WebhookToolSimulator {
   private apply(event: SimEvent): string | undefined {
     if (event.type === 'attendance.opened') {
       const { attendance, customer, transcript } = event.data;
-      this.attendances.set(attendance.id, { id: attendance.id, bot: attendance.bot, openedAt: attendance.openedAt, customer, transcript, messages: [] });
+      this.attendances.set(attendance.id, { id: attendance.id, bot: attendance.bot, openedAt: attendance.openedAt, customer, transcript, messages: [], statuses: [] });
       return undefined;
     }
     const a = this.attendances.get(event.data.attendanceId);
@@ -332,6 +346,13 @@ export class WebhookToolSimulator {
       case 'attendance.closed':
         a.closed = { reason: event.data.reason, closedAt: event.data.closedAt };
         break;
+      case 'agent.message.status': {
+        const { messageId, status, code, reason } = event.data;
+        a.statuses.push({ messageId, status, ...(code !== undefined ? { code } : {}), ...(reason !== undefined ? { reason } : {}), at: event.at });
+        const m = a.messages.find((x) => x.direction === 'agent' && x.id === messageId);
+        if (m) m.status = status;
+        break;
+      }
     }
     return undefined;
   }

@@ -71,6 +71,9 @@ describe('admin API and operations endpoints', () => {
     const s = await h.get('/schemas/webhook/agent.message.json');
     expect(s.status).toBe(200);
     expect(s.body.$schema).toMatch(/json-schema/);
+    const status = await h.get('/schemas/webhook/agent.message.status.json');
+    expect(status.status).toBe(200);
+    expect(status.body.properties.data.properties.status.anyOf.map((v: { const: string }) => v.const)).toEqual(['delivered', 'read', 'failed']);
     expect((await h.get('/schemas/webhook/nothing.json')).status).toBe(404);
   });
 

@@ -86,11 +86,12 @@ describe('a valid file', () => {
       messagesPerSecond: 50,
       historySource: 'router',
       contactSource: 'router',
+      acceptDirectAddresses: false,
     });
     expect(bot.blip.returnTo).toBeUndefined();
     expect(bot.attendance).toEqual({ transcriptMessages: 30, messages: {} });
     // The adapter's own defaults apply too.
-    expect(bot.helpdesk).toEqual({ type: 'webhook', url: 'https://tool.example.com/bridge', secret: TOOL_SECRET, timeoutMs: 10_000 });
+    expect(bot.helpdesk).toEqual({ type: 'webhook', url: 'https://tool.example.com/bridge', secret: TOOL_SECRET, timeoutMs: 10_000, messageStatus: [] });
   });
 
   it('keeps the values it gives over the defaults', () => {

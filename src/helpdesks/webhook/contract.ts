@@ -149,6 +149,34 @@ export const AttendanceClosed = event(
   'The attendance is over and the customer went back to the bot. Further events about it are answered 409.',
 );
 
+/** The statuses a tool can get about an agent message; `failed` always, the others when asked for. */
+export const AGENT_MESSAGE_STATUSES = ['delivered', 'read', 'failed'] as const;
+
+export const AgentMessageStatus = event(
+  'agent.message.status',
+  Type.Object(
+    {
+      attendanceId: AttendanceId,
+      messageId: Id('Your id of the agent message (the `message.id` of your `agent.message`).'),
+      status: Type.Union(
+        AGENT_MESSAGE_STATUSES.map((s) => Type.Literal(s)),
+        {
+          description:
+            "`delivered`: the customer's device received it (Blip's `received`); `read`: the customer read it (Blip's `consumed`); `failed`: it did not reach the customer and will not (Blip refused it, or every retry failed). `failed` is always sent; `delivered` and `read` only when `helpdesk.messageStatus` lists them.",
+        },
+      ),
+      code: Type.Optional(
+        Type.String({ minLength: 1, maxLength: 128, description: 'For `failed`: a stable code for why (e.g. `BLIP_REFUSED`, `DELIVERY_DEAD`). Match on it, not on `reason`.' }),
+      ),
+      reason: Type.Optional(
+        Type.String({ maxLength: 1024, description: 'For `failed`: a plain sentence for the agent. Never a URL, host or response body.' }),
+      ),
+    },
+    open,
+  ),
+  "What became of an agent message on the customer's side. Show `failed` to the agent: the customer did not get that message.",
+);
+
 // ---------------------------------------------------------------------------------------------
 // Inbound: the tool POSTs these to `/helpdesk/{bot}/webhook`.
 
@@ -229,15 +257,16 @@ export type AttendanceOpened = Static<typeof AttendanceOpened>;
 export type CustomerMessage = Static<typeof CustomerMessage>;
 export type CustomerTyping = Static<typeof CustomerTyping>;
 export type AttendanceClosed = Static<typeof AttendanceClosed>;
+export type AgentMessageStatus = Static<typeof AgentMessageStatus>;
 export type AgentMessage = Static<typeof AgentMessage>;
 export type AgentTyping = Static<typeof AgentTyping>;
 export type AttendanceEnd = Static<typeof AttendanceEnd>;
 
-export type OutboundEvent = AttendanceOpened | CustomerMessage | CustomerTyping | AttendanceClosed;
+export type OutboundEvent = AttendanceOpened | CustomerMessage | CustomerTyping | AttendanceClosed | AgentMessageStatus;
 export type InboundEvent = AgentMessage | AgentTyping | AttendanceEnd;
 export type WebhookEvent = OutboundEvent | InboundEvent;
 
-export const OUTBOUND_EVENTS = ['attendance.opened', 'customer.message', 'customer.typing', 'attendance.closed'] as const;
+export const OUTBOUND_EVENTS = ['attendance.opened', 'customer.message', 'customer.typing', 'attendance.closed', 'agent.message.status'] as const;
 export const INBOUND_EVENTS = ['agent.message', 'agent.typing', 'attendance.end'] as const;
 export const WEBHOOK_EVENTS = [...OUTBOUND_EVENTS, ...INBOUND_EVENTS] as const;
 
@@ -250,6 +279,7 @@ export const webhookEventSchemas = {
   'customer.message': CustomerMessage,
   'customer.typing': CustomerTyping,
   'attendance.closed': AttendanceClosed,
+  'agent.message.status': AgentMessageStatus,
   'agent.message': AgentMessage,
   'agent.typing': AgentTyping,
   'attendance.end': AttendanceEnd,

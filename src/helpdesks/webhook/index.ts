@@ -32,7 +32,7 @@ export const WebhookHelpdeskConfig = Type.Object(
     url: Type.String({
       pattern: '^https?://[^\\s/?#]+(?:[/?#]\\S*)?$',
       maxLength: 2048,
-      description: 'Where the bridge POSTs events (attendance.opened, customer.message, customer.typing, attendance.closed). http or https.',
+      description: 'Where the bridge POSTs events (attendance.opened, customer.message, customer.typing, attendance.closed, agent.message.status). http or https.',
     }),
     secret: Type.String({
       pattern: SECRET_PATTERN,
@@ -40,6 +40,14 @@ export const WebhookHelpdeskConfig = Type.Object(
         'Shared Standard Webhooks secret: `whsec_` followed by base64 of at least 24 random bytes. Signs our calls and verifies yours. ' +
         "Generate one with: node -e \"console.log('whsec_'+require('crypto').randomBytes(32).toString('base64'))\"",
     }),
+    messageStatus: Type.Optional(
+      Type.Array(Type.Union([Type.Literal('delivered'), Type.Literal('read')]), {
+        uniqueItems: true,
+        default: [],
+        description:
+          "Which agent.message.status events besides `failed` your tool wants: `delivered` (Blip's `received`) and/or `read` (Blip's `consumed`). `failed` is always sent.",
+      }),
+    ),
     timeoutMs: Type.Optional(
       Type.Integer({ minimum: 100, maximum: 120_000, default: DEFAULT_TIMEOUT_MS, description: 'Deadline of one call to your tool, in milliseconds.' }),
     ),
@@ -65,6 +73,7 @@ export const webhookAdapter: AdapterDefinition<WebhookHelpdeskConfig> = {
   configSchema: WebhookHelpdeskConfig,
   create(config, deps): HelpdeskAdapter {
     const timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const wantedStatuses = new Set<string>(['failed', ...(config.messageStatus ?? [])]);
     const staticHeaders = Object.fromEntries(
       Object.entries(config.headers ?? {}).filter(([k]) => !RESERVED_HEADERS.has(k.toLowerCase())),
     );
@@ -149,6 +158,28 @@ export const webhookAdapter: AdapterDefinition<WebhookHelpdeskConfig> = {
         await post(
           { type: 'customer.typing', timestamp: new Date().toISOString(), data: { attendanceId: attendance.id, state } },
           `dlv_${ctx.deliveryId}`,
+        );
+      },
+
+      async messageStatus(_ref, attendance, update) {
+        // `sent` is ours (Blip took it), not something the contract tells a tool.
+        if (update.status === 'sent' || !wantedStatuses.has(update.status)) return;
+        const status = update.status;
+        await post(
+          {
+            type: 'agent.message.status',
+            timestamp: new Date().toISOString(),
+            data: {
+              attendanceId: attendance.id,
+              messageId: update.sourceId,
+              status,
+              ...(update.code !== undefined ? { code: update.code.slice(0, 128) } : {}),
+              ...(update.reason !== undefined ? { reason: update.reason.slice(0, 1024) } : {}),
+            },
+          },
+          // One event per message and status: a retry, or the same status reported twice (a failed
+          // notification and a dead delivery), carries the id the tool already saw.
+          headerSafeId(`sts_${status}_`, update.sourceId),
         );
       },
 
