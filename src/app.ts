@@ -20,6 +20,7 @@ import { BridgeError } from './http/errors.js';
 import { Metrics, inboundRoute } from './http/metrics.js';
 import { eventJsonSchema, WEBHOOK_EVENTS } from './helpdesks/webhook/contract.js';
 import { openStore } from './store/engines.js';
+import { startTracing } from './telemetry/tracing.js';
 import type { Store } from './store/store.js';
 
 export interface BuildOptions {
@@ -87,6 +88,8 @@ function startPurge(store: Store, cfg: Config['retention'], log: Logger): NodeJS
 
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<BridgeApp> {
   const log = opts.logger ?? makeLogger(config.log.level);
+  // Before the store opens and the first request: everything after it can be traced.
+  const traces = startTracing(config.telemetry, { log });
   const store = await openStore(config.store.url);
   await store.migrate();
   if (store.engine === 'sqlite') await store.releaseAllLeases();
@@ -118,6 +121,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // so every answer still comes from our own error catalog.
     return503OnClosing: false,
   });
+  // Before any route, so every route gets its request span.
+  if (traces) await app.register(traces.fastifyPlugin);
   app.removeAllContentTypeParsers();
   const keepBytes = (_req: unknown, body: Buffer | string, done: (err: null, body: Buffer | string) => void) => done(null, body);
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, keepBytes);
@@ -195,6 +200,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       await app.close();
       await http.close();
       await store.close();
+      await traces?.flush();
     },
   };
 }

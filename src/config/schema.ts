@@ -70,6 +70,31 @@ export const RetentionConfig = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+export const TelemetryConfig = Type.Object(
+  {
+    enabled: Type.Boolean({
+      default: false,
+      description:
+        'Traces (OpenTelemetry), exported over OTLP/HTTP. Off by default. The standard variables turn them on without this key (OTEL_TRACES_EXPORTER=otlp or console, or OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT set) and off whatever it says (OTEL_SDK_DISABLED=true, OTEL_TRACES_EXPORTER=none). See docs/operations.md.',
+    }),
+    endpoint: Type.Optional(
+      Type.String({
+        pattern: '^https?://',
+        description:
+          'Where spans are sent: the OTLP/HTTP traces URL, e.g. http://otel-collector:4318/v1/traces (the default is http://localhost:4318/v1/traces). OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT plus /v1/traces, win; headers (e.g. a vendor API key) come from OTEL_EXPORTER_OTLP_HEADERS only, so no secret sits in this file.',
+      }),
+    ),
+    serviceName: Type.String({ minLength: 1, default: 'blip-helpdesk-bridge', description: "The resource's service.name; OTEL_SERVICE_NAME wins, OTEL_RESOURCE_ATTRIBUTES adds more." }),
+    sampleRatio: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 1,
+      description: 'Share of new traces recorded (1 = all). Parent-based: a request that arrives with a sampled traceparent is recorded whatever the ratio. OTEL_TRACES_SAMPLER (with OTEL_TRACES_SAMPLER_ARG) wins.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const BlipConfig = Type.Object(
   {
     identifier: Type.String({ minLength: 1, pattern: '^[^@\\s/]+$', description: "The human-attendance sub-bot's identifier (without @msging.net)." }),
@@ -132,6 +157,7 @@ export const ConfigSchema = Type.Object(
     delivery: DeliveryConfig,
     media: MediaConfig,
     retention: RetentionConfig,
+    telemetry: TelemetryConfig,
     log: Type.Object({ level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'Log level (JSON lines on stdout; secrets are redacted).' }) }, { additionalProperties: false, default: {} }),
     bots: Type.Array(BotConfig, { minItems: 1 }),
   },
@@ -141,3 +167,4 @@ export const ConfigSchema = Type.Object(
 export type Config = Static<typeof ConfigSchema>;
 export type BotConfig = Static<typeof BotConfig>;
 export type DeliveryConfig = Static<typeof DeliveryConfig>;
+export type TelemetryConfig = Static<typeof TelemetryConfig>;

@@ -10,6 +10,7 @@ import type { DeliveryConfig } from '../config/schema.js';
 import type { Fence, Queries, Store } from '../store/store.js';
 import type { DeliveryRow } from '../store/schema.js';
 import { attemptTiming, withDeadline, LEASE_MARGIN_MS, type AttemptTiming } from './attempt.js';
+import { inAttemptSpan, type RecordOutcome } from '../telemetry/deliveries.js';
 import { DeliveryError } from './errors.js';
 
 export type Effects = (q: Queries, now: number) => Promise<void>;
@@ -156,7 +157,12 @@ export class DeliveryWorker {
     return { started: progressed, drained: heads.length < free };
   }
 
-  private async attempt(d: DeliveryRow): Promise<void> {
+  /** One attempt, in its trace span when traces are on (the span continues the enqueuer's trace). */
+  private attempt(d: DeliveryRow): Promise<void> {
+    return inAttemptSpan(d, (record) => this.attemptOnce(d, record));
+  }
+
+  private async attemptOnce(d: DeliveryRow, record: RecordOutcome): Promise<void> {
     const started = Date.now();
     let effects: Effects | void;
     try {
@@ -164,7 +170,7 @@ export class DeliveryWorker {
       // a replica that froze past its lease and resumes sends nothing its successor sent.
       effects = await withDeadline((d.lease_until ?? 0) - LEASE_MARGIN_MS, () => this.executor.execute(d));
     } catch (err) {
-      await this.failed(d, err);
+      await this.failed(d, err, record);
       return;
     }
     try {
@@ -175,17 +181,18 @@ export class DeliveryWorker {
         if (!(await q.markDone(d.id, now, fenceOf(d)))) throw new LeaseLost();
         if (effects) await effects(q, now);
       });
+      record('delivered');
       this.events.onOutcome?.(d, 'delivered', (Date.now() - d.created_at) / 1000);
       this.log.debug({ delivery: d.id, lane: d.lane, kind: d.kind, ms: Date.now() - started }, 'delivered');
     } catch (err) {
-      if (err instanceof LeaseLost) return this.lost(d);
+      if (err instanceof LeaseLost) return this.lost(d, record);
       // The peer has it but we could not record it: the lease expires and it is retried, which the
       // stable ids we send make harmless.
       this.log.error({ err, delivery: d.id }, 'delivered but could not record it');
     }
   }
 
-  private async failed(d: DeliveryRow, err: unknown): Promise<void> {
+  private async failed(d: DeliveryRow, err: unknown, record: RecordOutcome): Promise<void> {
     const e = err instanceof DeliveryError ? err : new DeliveryError(`${(err as Error)?.message ?? String(err)}`, false);
     if (!(err instanceof DeliveryError)) this.log.error({ err, delivery: d.id, kind: d.kind }, 'delivery failed with an unexpected error');
     const now = Date.now();
@@ -197,7 +204,8 @@ export class DeliveryWorker {
           const key = this.executor.pauseKey?.(d);
           if (key !== undefined) this.pausedUntil.set(key, now + wait);
         }
-        if (!(await this.store.markRetry(d.id, now + wait, message, now, fenceOf(d)))) return this.lost(d);
+        if (!(await this.store.markRetry(d.id, now + wait, message, now, fenceOf(d)))) return this.lost(d, record);
+        record('retry', e);
         this.events.onOutcome?.(d, 'retry', (now - d.created_at) / 1000);
         this.log.warn({ delivery: d.id, lane: d.lane, kind: d.kind, attempt: d.attempts, retryInMs: wait, error: e.message }, 'delivery will be retried');
       } else {
@@ -206,7 +214,8 @@ export class DeliveryWorker {
           await this.executor.onDead(q, d, e.message, now);
           return true;
         });
-        if (!recorded) return this.lost(d);
+        if (!recorded) return this.lost(d, record);
+        record('dead', e);
         this.events.onOutcome?.(d, 'dead', (now - d.created_at) / 1000);
         this.log.error({ delivery: d.id, lane: d.lane, kind: d.kind, attempts: d.attempts, error: e.message }, 'delivery is dead');
       }
@@ -215,7 +224,8 @@ export class DeliveryWorker {
     }
   }
 
-  private lost(d: DeliveryRow): void {
+  private lost(d: DeliveryRow, record: RecordOutcome): void {
+    record('lost');
     this.log.warn({ delivery: d.id, lane: d.lane, kind: d.kind }, 'the attempt outlived its lease and the delivery was taken over: its outcome is left to the new holder');
   }
 }

@@ -102,6 +102,15 @@ steps['0003_pending_deliveries'] = {
   },
 };
 
+steps['0005_delivery_trace'] = {
+  // The W3C traceparent of the work that enqueued a delivery, so its attempts continue that trace
+  // (src/telemetry/deliveries.ts); null when traces are off. Nullable without a default: adding it
+  // rewrites no row on either engine.
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('deliveries').addColumn('trace', 'text').execute();
+  },
+};
+
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {
     return steps;

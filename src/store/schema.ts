@@ -8,7 +8,8 @@
  * messages     the message log: every customer, agent and system message of an attendance, with the
  *              id its source gave it (Blip message id, the tool's message id) and the vendor's id.
  * dedupe       inbound ids already accepted, per bot and scope (blip-message, helpdesk-event…).
- * deliveries   durable outbound work; a lane is (attendance_id, lane) and runs in id order.
+ * deliveries   durable outbound work; a lane is (attendance_id, lane) and runs in id order. `trace`
+ *              carries the enqueuer's trace context to the attempts (src/telemetry/deliveries.ts).
  */
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
@@ -65,6 +66,8 @@ export interface DeliveriesTable {
   next_at: number;
   lease_until: number | null;
   last_error: string | null;
+  /** W3C traceparent of the work that enqueued it, when traces are on (src/telemetry/deliveries.ts). */
+  trace: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -79,4 +82,4 @@ export interface Database {
 export type AttendanceRow = Selectable<AttendancesTable>;
 export type MessageRow = Selectable<MessagesTable>;
 export type DeliveryRow = Selectable<DeliveriesTable>;
-export type NewDelivery = Omit<Insertable<DeliveriesTable>, 'id' | 'state' | 'attempts' | 'created_at' | 'updated_at' | 'lease_until' | 'last_error' | 'next_at'> & { next_at?: number };
+export type NewDelivery = Omit<Insertable<DeliveriesTable>, 'id' | 'state' | 'attempts' | 'created_at' | 'updated_at' | 'lease_until' | 'last_error' | 'next_at' | 'trace'> & { next_at?: number };

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { CompiledQuery, Migrator, sql, type Compilable, type Kysely, type QueryResult, type Transaction } from 'kysely';
 import type { AttendanceRow, AttendanceState, Database, DeliveryRow, Lane, MessageDirection, MessageRow, NewDelivery } from './schema.js';
+import { activeTraceparent } from '../telemetry/deliveries.js';
 import { migrationProvider } from './migrations.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -219,6 +220,8 @@ export class Queries {
       next_at: d.next_at ?? now,
       lease_until: null,
       last_error: null,
+      // The enqueuer's trace continues in the delivery's attempts (null when traces are off).
+      trace: activeTraceparent(),
       created_at: now,
       updated_at: now,
     };

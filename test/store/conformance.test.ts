@@ -112,8 +112,8 @@ for (const engine of engines) {
         const fresh = await engine.open();
         try {
           expect(fresh.store.engine).toBe(engine.name);
-          expect(await fresh.store.pendingMigrations()).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries']);
-          expect(await fresh.store.migrate()).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries']);
+          expect(await fresh.store.pendingMigrations()).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries', '0005_delivery_trace']);
+          expect(await fresh.store.migrate()).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries', '0005_delivery_trace']);
           expect(await fresh.store.pendingMigrations()).toEqual([]);
           expect(await fresh.store.migrate()).toEqual([]);
           expect(await fresh.store.pendingMigrations()).toEqual([]);
@@ -381,6 +381,7 @@ for (const engine of engines) {
           next_at: T0,
           lease_until: null,
           last_error: null,
+          trace: null, // traces are off in this process (test/integration/tracing.test.ts has them on)
           created_at: T0,
           updated_at: T0,
         });

@@ -97,10 +97,10 @@ describe.skipIf(!pg.ok)(title, () => {
       const r = await replicas(8);
       try {
         const applied = await Promise.all(r.stores.map((s) => s.migrate()));
-        expect(applied.flat()).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries']);
+        expect(applied.flat()).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries', '0005_delivery_trace']);
         for (const s of r.stores) expect(await s.pendingMigrations()).toEqual([]);
         const recorded = await sql<{ name: string }>`select name from kysely_migration`.execute(r.stores[0]!.kysely);
-        expect(recorded.rows.map((x) => x.name)).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries']);
+        expect(recorded.rows.map((x) => x.name)).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries', '0005_delivery_trace']);
         // Every replica sees the whole schema.
         await Promise.all(r.stores.map((s) => s.listDeliveries({ limit: 1 })));
       } finally {
