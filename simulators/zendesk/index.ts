@@ -24,6 +24,7 @@ import type { MessagingTicket, ScConversation } from './sunco-shapes.js';
 import { untilIdle, type ScDeliveryAttempt, type ScEvent } from './sunco-webhooks.js';
 import { Support, type SupportOptions, type TicketStatus, type ZdComment, type ZdTicket } from './support.js';
 import type { SupportDeliveryAttempt } from './support-webhooks.js';
+import { agentReply, agentTyping, closeTicket, endSession, solveTicket } from './sunco-agent.js';
 
 export { AGENT_WORKSPACE, ANSWER_BOT, SUNCO_EMITTED_TRIGGERS, type AgentMedia, type ScEmitted, type SunCoKey, type SunCoOptions } from './sunco.js';
 export { authenticateSunCo, sunCoJwt } from './sunco-auth.js';
@@ -287,26 +288,26 @@ export class ZendeskSimulator {
     content: string | AgentMedia,
     opts: { agent?: { id: number; name: string; avatarUrl?: string } } = {},
   ): Record<string, unknown> {
-    return this.sunco.agentReply(conversationId, content, opts);
+    return agentReply(this.sunco, conversationId, content, opts);
   }
 
   agentTyping(conversationId: string, on: boolean): void {
-    this.sunco.agentTyping(conversationId, on);
+    agentTyping(this.sunco, conversationId, on);
   }
 
   /** Solves the conversation's ticket. Zendesk hands the conversation back only when it is closed: `closeTicket` (or the `closeOnSolve` / `closeSolvedAfterMs` options). */
   solveTicket(conversationId: string): MessagingTicket {
-    return this.sunco.solveTicket(conversationId);
+    return solveTicket(this.sunco, conversationId);
   }
 
   /** Solved → Closed (an automation or trigger), which hands the conversation back. */
   closeTicket(conversationId: string): MessagingTicket {
-    return this.sunco.closeTicket(conversationId);
+    return closeTicket(this.sunco, conversationId);
   }
 
   /** The agent ends the messaging session: control goes back without closing the ticket. */
   endSession(conversationId: string): void {
-    this.sunco.endSession(conversationId);
+    endSession(this.sunco, conversationId);
   }
 
   // ─── the agent, ticket route ────────────────────────────────────────────────────────────────
