@@ -136,6 +136,9 @@ export function startTracing(cfg: TelemetryConfig, opts: TracingOptions = {}): T
     requestHook(span, request) {
       // Vendors' webhook URLs may carry a secret in the query string (Omnize).
       span.setAttribute('url.path', request.url.split('?')[0] ?? '');
+      // The semantic conventions' name for a server span, rather than the plugin's "request".
+      const route = request.routeOptions.url;
+      if (route !== undefined) span.updateName(`${request.method} ${route}`);
     },
   });
 

@@ -74,6 +74,7 @@ describe('traces', () => {
     const attempt = await until(() => attemptSpan('delivery to-helpdesk message', attendanceId), 5000, 'the attempt span');
     const request = requestSpan('/blip/:bot/messages', traceOf(attempt));
     expect(request, 'the attempt continues the trace of the request that enqueued it').toBeDefined();
+    expect(request!.name).toBe('POST /blip/:bot/messages');
     expect(descends(attempt, request!)).toBe(true);
     expect(attempt.kind).toBe(SpanKind.CONSUMER);
     expect(attempt.attributes).toMatchObject({ 'bridge.bot': 'acme', 'bridge.delivery.lane': 'to-helpdesk', 'bridge.delivery.kind': 'message', 'bridge.delivery.attempt': 1 });
