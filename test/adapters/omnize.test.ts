@@ -299,7 +299,7 @@ describe('deliver(), signal(), close()', () => {
     expect(sim.requests.slice(from).map((r) => r.body)).toEqual([{ token: TOKEN }, { token: TOKEN }]);
   });
 
-  it('a bridge-initiated end finishes the interaction; an end by the agent calls nothing', async () => {
+  it('a bridge-initiated end writes the reason in the interaction’s note, then finishes it; an end by the agent calls nothing', async () => {
     const from = sim.requests.length;
     await adapter.close!(ref, att, 'agent', ctx());
     expect(routes(from)).toEqual([]);
@@ -307,8 +307,38 @@ describe('deliver(), signal(), close()', () => {
       const other = await adapter.open(info(), newCustomer(), [], ctx());
       await adapter.close!(other, att, reason, ctx());
       expect(sim.interaction(other.key)!.finished?.by).toBe('api');
-      expect(sim.requests.at(-1)).toMatchObject({ method: 'PUT', route: 'PUT /interactions/{hash}/finish', status: 200, body: { token: TOKEN } });
+      expect(sim.interaction(other.key)!.note).toMatch(new RegExp(`^Blip: the customer was handed back to the bot \\(${reason}: `));
+      expect(sim.requests.slice(-2)).toMatchObject([
+        { method: 'PUT', route: 'PUT /interactions/{hash}', status: 200, body: { token: TOKEN, note: expect.any(String) } },
+        { method: 'PUT', route: 'PUT /interactions/{hash}/finish', status: 200, body: { token: TOKEN } },
+      ]);
     }
+    // notes: false: the finish alone.
+    const quiet = make({ notes: false });
+    const other = await quiet.open(info(), newCustomer(), [], ctx());
+    const n = sim.requests.length;
+    await quiet.close!(other, att, 'expired', ctx());
+    expect(routes(n)).toEqual(['PUT /core/api/v1/interactions/{hash}/finish 200']);
+  });
+
+  it('a failed reply reaches the agent as a "Blip:" line with its reason; other statuses send nothing', async () => {
+    const from = sim.requests.length;
+    for (const status of ['sent', 'delivered', 'read'] as const) await adapter.messageStatus!(ref, att, { sourceId: 'm1', status }, ctx());
+    expect(routes(from)).toEqual([]);
+    await adapter.messageStatus!(ref, att, { sourceId: 'm1', status: 'failed', code: 'BLIP_REFUSED', reason: 'the contact blocked the number' }, ctx());
+    expect(sent()).toEqual([{ type: 'text', content: 'Blip: a reply was not delivered to the customer (BLIP_REFUSED: the contact blocked the number).', url: null }]);
+  });
+
+  it('a text is sent whole (no documented limit); with maxTextLength, as ordered parts, never cut', async () => {
+    const long = Array.from({ length: 60 }, (_, i) => `palavra${i}`).join(' ');
+    await adapter.deliver(ref, att, message(text(long)), ctx());
+    expect(sent().map((m) => m.content)).toEqual([long]);
+    const split = make({ maxTextLength: 100 });
+    await split.deliver(ref, att, message(text(long)), ctx());
+    const parts = sent().slice(1).map((m) => m.content!);
+    expect(parts.length).toBeGreaterThan(4);
+    for (const p of parts) expect(p.length).toBeLessThanOrEqual(100);
+    expect(parts.join(' ')).toBe(long);
   });
 
   it('429 and 5xx are retryable (Retry-After honoured); a finished or unknown interaction is permanent', async () => {
@@ -367,7 +397,7 @@ describe('triggers: verify and parse', () => {
     const events = hits.map((h) => h.events);
     expect(q.delivery?.status).toBe(200);
     expect(events[0]).toEqual([{ kind: 'notice', eventId: `${key}:queued:3`, attendance, text: 'Você é o número 3 na fila.' }]);
-    expect(events[1]).toEqual([{ kind: 'notice', eventId: `${key}:unavailable`, attendance, text: NOTICES.unavailable }]);
+    expect(events[1]).toEqual([{ kind: 'no-agent', eventId: `${key}:unavailable`, attendance, text: NOTICES.unavailable }]);
     expect(events[2]).toEqual([
       { kind: 'agent.assigned', eventId: `${key}:accepted`, attendance },
       { kind: 'notice', eventId: `${key}:accepted:notice`, attendance, text: NOTICES.accepted },
@@ -403,7 +433,7 @@ describe('triggers: verify and parse', () => {
     expect(hits.at(-1)!.events).toEqual(events[0]);
   });
 
-  it('the doc\'s text example (a url on a text message) stays text; queued/unavailable/accepted without notices configured are ignored', () => {
+  it('the doc\'s text example (a url on a text message) stays text; queued/accepted without notices configured are ignored; unavailable is no-agent all the same', () => {
     const quiet = make();
     const extra = { [EXTRA_KEY]: 'att-9' };
     const h = '322e458c-540c-4c11-ab5c-d38d39f57213';
@@ -413,7 +443,7 @@ describe('triggers: verify and parse', () => {
       { kind: 'agent.message', eventId: 'msg:3110a5da-87c7-4f6d-a4ab-2b1ed5edfd46', attendance: { key: h, id: 'att-9' }, message: { id: '3110a5da-87c7-4f6d-a4ab-2b1ed5edfd46', content: { type: 'text', text: 'Message' }, agent: { id: '111', name: 'Atendente' } } },
     ]);
     expect(quiet.webhook!.parse({ interaction_hash: h, state: 'queued', position: 1, extra }, {})).toEqual([{ kind: 'ignored', reason: 'queued (no messages.queued configured)' }]);
-    expect(quiet.webhook!.parse({ interaction_hash: h, state: 'unavailable', extra }, {})).toMatchObject([{ kind: 'ignored' }]);
+    expect(quiet.webhook!.parse({ interaction_hash: h, state: 'unavailable', extra }, {})).toEqual([{ kind: 'no-agent', eventId: `${h}:unavailable`, attendance: { key: h, id: 'att-9' } }]);
     expect(quiet.webhook!.parse({ interaction_hash: h, state: 'accepted', extra }, {})).toEqual([{ kind: 'agent.assigned', eventId: `${h}:accepted`, attendance: { key: h, id: 'att-9' } }]);
     expect(quiet.webhook!.parse({ interaction_hash: h, state: 'transferred', extra }, {})).toEqual([{ kind: 'ignored', reason: 'state transferred' }]);
     // A queued trigger without a position cannot fill "{position}".
@@ -422,8 +452,19 @@ describe('triggers: verify and parse', () => {
     expect((quiet.webhook!.parse({ interaction_hash: h, message: { hash: 'm1', content: 'x', type: 'file', url: 'javascript:alert(1)' }, extra }, {})[0] as any).message.content).toEqual({ type: 'text', text: 'x\njavascript:alert(1)' });
   });
 
-  it('refuses a missing, wrong or doubled ?secret= (401), a trigger not ours (404) and a malformed one (400)', async () => {
-    const hook = adapter.webhook!;
+  it('a trigger of an interaction the bridge did not start is acknowledged and ignored (the URL is account-wide); unknownTriggers: reject answers 404', () => {
+    const h = '322e458c-540c-4c11-ab5c-d38d39f57213';
+    expect(adapter.webhook!.unmatched).toBe('ignore');
+    for (const extra of [{}, undefined, null, { [EXTRA_KEY]: 42 }, { [EXTRA_KEY]: '' }]) {
+      expect(adapter.webhook!.parse({ interaction_hash: h, state: 'queued', position: 1, ...(extra !== undefined ? { extra } : {}) }, {})).toEqual([
+        { kind: 'ignored', reason: `interaction ${h} was not started by this bridge (no extra.${EXTRA_KEY})` },
+      ]);
+    }
+  });
+
+  it('refuses a missing, wrong or doubled ?secret= (401), with unknownTriggers: reject a trigger not ours (404), and a malformed one (400)', async () => {
+    const hook = make({ unknownTriggers: 'reject' }).webhook!;
+    expect(hook.unmatched).toBe('reject');
     const raw = Buffer.from('{}');
     expect(hook.verify(raw, {}, {})).toMatchObject({ ok: false });
     expect(hook.verify(raw, {}, { secret: '' })).toMatchObject({ ok: false });
@@ -534,7 +575,7 @@ describe('through the bridge (Blip simulator → bridge → Omnize simulator and
     expect(await get(new Links(proxy.url, 'another-admin-token-000').transcriptUrl(attendanceId)!)).toBe(401);
   });
 
-  it('a wrong or missing secret is 401, an unknown interaction or a mismatching extra is 404: nothing stored', async () => {
+  it('a wrong or missing secret is 401, an unknown interaction or a mismatching extra is acknowledged and ignored (200): nothing stored', async () => {
     const { key, attendanceId } = await opened(2);
     const other = await opened(3);
     await idle();
@@ -550,37 +591,51 @@ describe('through the bridge (Blip simulator → bridge → Omnize simulator and
     expect((await post(url.replace(OMNIZE_SECRET, 'wrong-secret-000000000000'), trigger())).status).toBe(401);
     expect((await post(url.replace(`?secret=${OMNIZE_SECRET}`, ''), trigger())).status).toBe(401);
     expect((await post(`${url}&secret=${OMNIZE_SECRET}`, trigger())).status).toBe(401);
-    expect((await post(url, trigger({ interaction_hash: randomUUID() }))).status).toBe(404);
-    expect((await post(url, trigger({ extra: { [EXTRA_KEY]: other.attendanceId } }))).status).toBe(404);
-    expect((await post(url, trigger({ extra: { [EXTRA_KEY]: randomUUID() } }))).status).toBe(404);
-    expect((await post(url, trigger({ extra: {} }))).status).toBe(404);
-    expect((await post(url, { interaction_hash: key, state: 'finished', extra: {} })).status).toBe(404);
-    expect((await post(url, { interaction_hash: key, state: 'queued', position: 1, extra: { [EXTRA_KEY]: other.attendanceId } })).status).toBe(404);
+    // The trigger URL is account-wide: what is not ours gets the answer that cannot look like a failure.
+    for (const body of [
+      trigger({ interaction_hash: randomUUID() }),
+      trigger({ extra: { [EXTRA_KEY]: other.attendanceId } }),
+      trigger({ extra: { [EXTRA_KEY]: randomUUID() } }),
+      trigger({ extra: {} }),
+      { interaction_hash: key, state: 'finished', extra: {} },
+      { interaction_hash: key, state: 'queued', position: 1, extra: { [EXTRA_KEY]: other.attendanceId } },
+    ]) {
+      const res = await post(url, body);
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      expect(JSON.parse(res.body), JSON.stringify(body)).toMatchObject({ ignored: expect.any(String) });
+    }
     expect((await post(url, { state: 'finished' })).status).toBe(400);
     expect(await stored()).toBe(before);
     expect(w.blip.received.messages.filter((r) => r.body?.content === 'forged' || r.body?.content === 'Position 1')).toEqual([]);
     expect((await w.admin('GET', `/admin/attendances/${attendanceId}`)).body.state).toBe('open');
   });
 
-  it('duplicate triggers (messages, queued, unavailable, finished) reach the customer once', async () => {
+  it('duplicate triggers (messages, queued, unavailable, finished) reach the customer once: each redelivery is answered as a duplicate', async () => {
     const { customer, key, tunnel } = await opened(4);
     const sim = fixture.sim;
+    /** Sends the last trigger again; the bridge's answer says it already had it. */
+    const again = async (index?: number) => {
+      const d = await sim.redeliver(index);
+      expect(d.status, d.body).toBe(202);
+      expect(JSON.parse(d.response)).toMatchObject({ accepted: 0, duplicates: 1 });
+    };
     await sim.queue(key, 2);
-    await sim.redeliver();
+    await again();
     await sim.unavailable(key);
-    await sim.redeliver();
+    await again();
     await sim.accept(key);
-    await sim.redeliver();
+    await again();
     await sim.agentMessage(key, 'uma vez só');
-    await sim.redeliver();
+    await again();
     await sim.agentMessage(key, { type: 'image', url: 'https://cdn.example.com/f.png', content: 'a foto' });
-    await sim.redeliver();
-    await sim.redeliver(sim.deliveries.findIndex((d) => d.event === 'message'));
+    await again();
+    await again(sim.deliveries.findIndex((d) => d.event === 'message'));
     await w.blip.waitFor((r) => r.body?.to === tunnel && r.body?.type === 'application/vnd.lime.media-link+json', 10_000);
     await sim.finish(key);
-    expect((await sim.redeliver()).status).toBeLessThan(500);
+    // Once the attendance is closing, a redelivered finish matches nothing open: acknowledged, ignored.
+    const late = await sim.redeliver();
+    expect(late.status).toBeLessThan(300);
     await w.blip.waitFor((r) => r.body?.type === 'application/vnd.lime.redirect+json' && r.body?.to === tunnel, 10_000);
-    await new Promise((r) => setTimeout(r, 200));
     const got = w.blip.messagesTo(customer).map((r) => (typeof r.body.content === 'string' ? r.body.content : r.body.type));
     expect(got).toEqual(['Position 2', 'Nobody now', 'uma vez só', 'application/vnd.lime.media-link+json', 'Goodbye!', 'application/vnd.lime.redirect+json']);
     const media = w.blip.messagesTo(customer).find((r) => r.body.type === 'application/vnd.lime.media-link+json')!;
@@ -606,7 +661,7 @@ describe('through the bridge (Blip simulator → bridge → Omnize simulator and
     expect(fixture.sim.requests.filter((r) => r.route === 'POST /interactions/{hash}/messages').map((r) => r.status)).toContain(503);
 
     expect((await w.admin('POST', `/admin/attendances/${attendanceId}/close`, {})).status).toBeLessThan(300);
-    await until(() => fixture.sim.interaction(key)?.finished, 10_000, 'the interaction finished');
+    expect(await fixture.driver.waitClosedByBridge!(key)).toEqual({ note: 'Blip: the customer was handed back to the bot (admin: an operator ended it).' });
     expect(fixture.sim.interaction(key)!.finished!.by).toBe('api');
     await until(async () => (await w.admin('GET', `/admin/attendances/${attendanceId}`)).body.state === 'closed', 10_000, 'closed');
   });

@@ -142,6 +142,15 @@ export function omnizeFixture(options: OmnizeFixtureOptions = {}): OmnizeFixture
       async end(key) {
         delivered((await sim.finish(key)).delivery?.status, 'finished');
       },
+      async waitClosedByBridge(key) {
+        // PUT /finish by the bridge, with the reason in the interaction's note (Update interaction) first.
+        const i = await until(() => {
+          const x = sim.interaction(key);
+          return x?.finished?.by === 'api' ? x : undefined;
+        }, 10_000, `the finish of interaction ${key}`);
+        if (!i.note) throw new Error(`omnize: interaction ${key} was finished with no note`);
+        return { note: i.note };
+      },
       async redeliverLastWebhook() {
         return (await sim.redeliver()).status;
       },

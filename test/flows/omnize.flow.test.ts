@@ -58,8 +58,8 @@ describe('omnize flows', () => {
     await w.blip.customerSays(customer, IDENTIFIER, { type: 'text/plain', content: 'hello' });
     const { key } = await fixture.driver.waitOpened(customer);
     const sim = (fixture as OmnizeFixture).sim;
-    expect((await sim.queue(key, 1)).delivery?.status).toBe(200);
-    expect((await sim.unavailable(key)).delivery?.status).toBe(200);
+    expect((await sim.queue(key, 1)).delivery?.status).toBe(200); // ignored: nothing to say
+    expect((await sim.unavailable(key)).delivery?.status).toBe(202); // a no-agent event, with no text
     await fixture.driver.reply(key, 'here now');
     await w.blip.waitFor((r) => r.body?.content === 'here now', 10_000);
     expect(textsTo(customer)).toEqual(['here now']);
@@ -121,8 +121,8 @@ describe('omnize: triggers during the hand-off', () => {
     expect(attendance.state).toBe('opening');
     const post = (body: unknown) =>
       fetch(fixture.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.status);
-    // Another attendance's id, or none: still not ours.
-    expect(await post({ interaction_hash: 'not-stored-yet', state: 'queued', position: 4, extra: { bridgeAttendanceId: '00000000-0000-4000-8000-000000000000' } })).toBe(404);
+    // Another attendance's id, or none: still not ours (acknowledged, ignored: the URL is account-wide).
+    expect(await post({ interaction_hash: 'not-stored-yet', state: 'queued', position: 4, extra: { bridgeAttendanceId: '00000000-0000-4000-8000-000000000000' } })).toBe(200);
     expect(await post({ interaction_hash: 'not-stored-yet', state: 'queued', position: 4, extra: { bridgeAttendanceId: attendance.id } })).toBeLessThan(300);
     await w.blip.waitFor((r) => r.body?.content === 'You are number 4 in line.', 10_000);
     expect(textsTo(customer)).toEqual(['You are number 4 in line.']);

@@ -13,9 +13,11 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Content, ContentType } from '../../core/content.js';
 import { DeliveryError, isRetryableStatus, parseRetryAfter } from '../../delivery/errors.js';
 import type { HttpResponse } from '../../delivery/http.js';
-import { safeEqual } from '../../http/auth.js';
 import { BridgeError } from '../../http/errors.js';
-import type { AdapterDefinition, Customer, HelpdeskAdapter, HelpdeskEvent, TranscriptEntry, WebhookReceiver } from '../adapter.js';
+import type { AdapterDefinition, AgentMessageStatus, Customer, HelpdeskAdapter, HelpdeskEvent, TranscriptEntry, WebhookReceiver } from '../adapter.js';
+import { safeEqual } from '../kit/auth.js';
+import { closeNote, failedNote } from '../kit/notes.js';
+import { splitText } from '../kit/split.js';
 
 export const OmnizeConfig = Type.Object(
   {
@@ -37,6 +39,22 @@ export const OmnizeConfig = Type.Object(
         accepted: Type.Optional(Type.String({ minLength: 1, description: 'Told to the customer when an agent accepts; {agent} is replaced.' })),
       },
       { additionalProperties: false, default: {} },
+    ),
+    unknownTriggers: Type.Union([Type.Literal('acknowledge'), Type.Literal('reject')], {
+      default: 'acknowledge',
+      description:
+        "The trigger URL is account-wide: the account's other interactions (its web widget, other integrations) and interactions the bridge already closed trigger it too. 'acknowledge' answers them 200 {ignored} and stores nothing, so Omnize has no failure to retry or to disable the webhook for (its docs say nothing of either: UNVERIFIED); 'reject' answers 404 (unknown) / 409 (closed).",
+    }),
+    notes: Type.Boolean({
+      default: true,
+      description:
+        "Tell the agent what the bridge did: the reason of a close the bridge makes goes in the interaction's note (Update interaction) before /finish, and a reply that did not reach the customer becomes a chat line starting with \"Blip:\".",
+    }),
+    maxTextLength: Type.Optional(
+      Type.Integer({
+        minimum: 100,
+        description: 'Omnize documents no length limit for a message; if yours refuses long ones, longer customer texts go as ordered parts of at most this many characters (never cut).',
+      }),
     ),
     timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 15_000, description: 'Deadline of one call to Omnize, in milliseconds.' }),
   },
@@ -158,7 +176,8 @@ export const omnizeAdapter: AdapterDefinition<OmnizeConfig> = {
     }
 
     const webhook: WebhookReceiver = {
-      unmatched: 'reject',
+      // A trigger about an attendance we do not know (any more): see unknownTriggers.
+      unmatched: config.unknownTriggers === 'reject' ? 'reject' : 'ignore',
       verify(_raw, _headers, query) {
         const secret: unknown = query?.['secret'];
         if (secret === undefined || secret === '') return { ok: false, reason: 'the trigger URL has no ?secret=' };
@@ -174,8 +193,13 @@ export const omnizeAdapter: AdapterDefinition<OmnizeConfig> = {
         const hash = body.interaction_hash;
         const echoed = body.extra?.[EXTRA_KEY];
         // The URL is account-wide: the account's other interactions (its web widget…) trigger it
-        // too. Without our id in `extra` it is none of ours, whatever its state: 404, nothing stored.
-        if (typeof echoed !== 'string' || echoed === '') throw new BridgeError('BRIDGE_ERR_UNKNOWN_ATTENDANCE', `interaction ${hash} was not started by this bridge (no extra.${EXTRA_KEY})`);
+        // too. Without our id in `extra` it is none of ours, whatever its state: nothing stored,
+        // and an answer Omnize cannot take for a failure unless configured otherwise.
+        if (typeof echoed !== 'string' || echoed === '') {
+          const why = `interaction ${hash} was not started by this bridge (no extra.${EXTRA_KEY})`;
+          if (config.unknownTriggers === 'reject') throw new BridgeError('BRIDGE_ERR_UNKNOWN_ATTENDANCE', why);
+          return [{ kind: 'ignored', reason: why }];
+        }
         // An interaction we did not create, or whose extra names another attendance: the core
         // answers 404 and stores nothing.
         const attendance = { key: hash, id: echoed };
@@ -193,10 +217,11 @@ export const omnizeAdapter: AdapterDefinition<OmnizeConfig> = {
             return [{ kind: 'notice', eventId: `${hash}:queued:${position ?? ''}`, attendance, text: config.messages.queued.replace(/\{position\}/g, position ?? '') }];
           }
           case 'unavailable':
-            if (!config.messages.unavailable) return [{ kind: 'ignored', reason: 'unavailable (no messages.unavailable configured)' }];
-            // The payload carries no id: a redelivery cannot be told from a repeat, so the customer
-            // hears it once per interaction (a time window would let a redelivery across its edge through).
-            return [{ kind: 'notice', eventId: `${hash}:unavailable`, attendance, text: config.messages.unavailable }];
+            // interactions.md "In case of unavailable agents": no agent can take it. The lifecycle
+            // hands the customer back (attendance.waitingForAgent.handBackAfter) with its own
+            // noAgents message; messages.unavailable, if set, is told meanwhile. The payload carries
+            // no id: a redelivery cannot be told from a repeat, so it counts once per interaction.
+            return [{ kind: 'no-agent', eventId: `${hash}:unavailable`, attendance, ...(config.messages.unavailable ? { text: config.messages.unavailable } : {}) }];
           case 'accepted': {
             // The documented payload names no agent; take one if Omnize sends it.
             const agent = body.agent ? { ...(body.agent.id != null ? { id: String(body.agent.id) } : {}), ...(body.agent.name ? { name: body.agent.name } : {}) } : undefined;
@@ -266,9 +291,19 @@ export const omnizeAdapter: AdapterDefinition<OmnizeConfig> = {
           await call('POST', path, { content: c.caption || c.name || c.text, type: omnizeType(c.mimeType), url: c.url });
         } else {
           // `content` is required and Omnize refuses an empty one (422): never lose the message for it.
-          await call('POST', path, { content: c.text.trim() === '' ? '(empty message)' : c.text, type: 'text' });
+          const text = c.text.trim() === '' ? '(empty message)' : c.text;
+          // No documented limit: split only where configured. A retry after a part failed sends
+          // the parts before it again (Omnize takes no idempotency key).
+          for (const part of config.maxTextLength ? splitText(text, config.maxTextLength) : [text]) await call('POST', path, { content: part, type: 'text' });
         }
         return {};
+      },
+
+      async messageStatus(ref, _attendance, update: AgentMessageStatus) {
+        // Omnize documents no message status for the agent: only a failure is told, as a chat line
+        // the agent reads at once (sent as the customer's side, the only voice the API gives us).
+        if (update.status !== 'failed' || !config.notes) return;
+        await call('POST', `/interactions/${encodeURIComponent(ref.key)}/messages`, { content: failedNote(update), type: 'text' });
       },
 
       async signal(ref, _attendance, state) {
@@ -277,7 +312,11 @@ export const omnizeAdapter: AdapterDefinition<OmnizeConfig> = {
 
       async close(ref, _attendance, reason) {
         if (reason === 'agent') return; // Omnize finished it
-        await call('PUT', `/interactions/${encodeURIComponent(ref.key)}/finish`);
+        const interaction = `/interactions/${encodeURIComponent(ref.key)}`;
+        // interactions.md "Update interaction" `note: any string`: the reason, before the finish
+        // (a retry writes the same note again: harmless).
+        if (config.notes) await call('PUT', interaction, { note: closeNote(reason) });
+        await call('PUT', `${interaction}/finish`);
       },
     };
   },
