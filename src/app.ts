@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance } from 
 import { pino, type Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { Bridge } from './core/bridge.js';
+import type { Clock } from './core/context.js';
 import { HttpClient } from './delivery/http.js';
 import { attemptTiming } from './delivery/attempt.js';
 import { DeliveryWorker } from './delivery/worker.js';
@@ -25,8 +26,10 @@ import type { Store } from './store/store.js';
 
 export interface BuildOptions {
   logger?: Logger;
-  /** Start the delivery worker (default true). */
+  /** Start the delivery worker and the timers (default true). */
   worker?: boolean;
+  /** The lifecycle's clock (tests inject one to move time without sleeping). */
+  clock?: Clock;
 }
 
 export interface BridgeApp {
@@ -94,7 +97,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await store.migrate();
   if (store.engine === 'sqlite') await store.releaseAllLeases();
   const http = new HttpClient(config.delivery.timeoutMs);
-  const bridge = new Bridge(config, store, http, log);
+  const bridge = new Bridge(config, store, http, log, opts.clock);
   const metrics = new Metrics(store);
   const worker = new DeliveryWorker(
     store,
@@ -108,8 +111,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       },
     },
     attemptTiming(config),
+    () => bridge.core.clock.now(),
   );
-  bridge.setHooks({ wake: () => worker.wake() });
+  bridge.setHooks({ wake: () => worker.wake(), closing: (bot, reason) => metrics.closed.inc({ bot, reason }) });
 
   const app = Fastify({
     loggerInstance: log,
@@ -182,7 +186,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(transcriptRoutes, { store, links: bridge.links });
   await app.ready();
 
-  if (opts.worker !== false) worker.start();
+  if (opts.worker !== false) {
+    worker.start();
+    bridge.timers.start();
+  }
   const purge = config.retention.days > 0 && opts.worker !== false ? startPurge(store, config.retention, log) : undefined;
 
   let closed = false;
@@ -196,6 +203,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       if (closed) return;
       closed = true;
       if (purge) clearInterval(purge);
+      await bridge.timers.stop();
       await worker.stop();
       await app.close();
       await http.close();

@@ -8,6 +8,7 @@ import type { BotConfig } from '../config/schema.js';
 import { DeliveryError } from '../delivery/errors.js';
 import type { HttpClient } from '../delivery/http.js';
 import type { Command, CommandResponse, OutboundMessage, OutboundNotification } from '../lime/envelope.js';
+import { Pacer } from './pacer.js';
 
 /** Key token as Blip's own SDK builds it (blip-sdk-csharp WebTransport.GetAuthCredentials). */
 export function blipKey(identifier: string, accessKey: string): string {
@@ -15,9 +16,15 @@ export function blipKey(identifier: string, accessKey: string): string {
   return Buffer.from(`${identifier}:${password}`, 'utf8').toString('base64');
 }
 
+/**
+ * Every call to Blip (messages, notifications, commands) takes a token from one per-bot pacer:
+ * Blip's limits count them all (research/blip.md §1.2), so notifications and commands must not
+ * burst past the messages' budget.
+ */
 export class BlipClient {
   private readonly auth: string;
   private readonly base: string;
+  readonly pacer: Pacer;
 
   constructor(
     private readonly config: BotConfig['blip'],
@@ -26,6 +33,7 @@ export class BlipClient {
   ) {
     this.auth = `Key ${blipKey(config.identifier, config.accessKey)}`;
     this.base = config.baseUrl.replace(/\/+$/, '');
+    this.pacer = new Pacer(config.messagesPerSecond);
   }
 
   get identity(): string {
@@ -64,6 +72,7 @@ export class BlipClient {
   }
 
   private async post(path: string, body: unknown): Promise<unknown> {
+    await this.pacer.take();
     const res = await this.http.send({
       url: `${this.base}${path}`,
       headers: { authorization: this.auth },

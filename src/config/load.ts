@@ -9,8 +9,9 @@ import { ValueErrorType } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { parseDocument } from 'yaml';
 import type { TSchema } from '@sinclair/typebox';
-import { ConfigSchema, type Config } from './schema.js';
+import { AttendanceConfig, ConfigSchema, type BotConfig, type Config } from './schema.js';
 import { attemptTimingProblem } from '../delivery/attempt.js';
+import { policyProblems } from '../core/policy.js';
 import { adapterDefinition, adapterTypes } from '../helpdesks/registry.js';
 
 export class ConfigError extends Error {
@@ -24,6 +25,7 @@ export class ConfigError extends Error {
 }
 
 const coreCheck = TypeCompiler.Compile(ConfigSchema);
+const attendanceCheck = TypeCompiler.Compile(AttendanceConfig);
 const compiled = new Map<TSchema, ReturnType<typeof TypeCompiler.Compile>>();
 
 /** `/bots/0/blip/accessKey` → `bots[0].blip.accessKey` */
@@ -99,6 +101,9 @@ export function parseConfig(raw: unknown, source = 'config', env: NodeJS.Process
       if (ids.has(id)) problems.push(`bots[${i}].id: duplicate bot id "${id}"`);
       ids.add(id);
     }
+    // What a schema cannot see (a time zone that exists, slots that do not overlap…), once the
+    // attendance block has the right shape.
+    if (attendanceCheck.Check(bot['attendance'])) problems.push(...policyProblems(bot['attendance'] as BotConfig['attendance'], `bots[${i}].attendance`));
     const helpdesk = bot['helpdesk'];
     if (!isObject(helpdesk) || typeof helpdesk['type'] !== 'string' || helpdesk['type'] === '') return; // the core schema said so
     const def = adapterDefinition(helpdesk['type']);

@@ -117,6 +117,11 @@ export const BlipConfig = Type.Object(
       default: 'router',
       description: "Where the transcript comes from: 'router' reads lime://{router}/threads/{originator} (holds the bot part); 'service' reads this sub-bot's own thread.",
     }),
+    redirectContext: Type.Union([Type.Literal('ticket'), Type.Literal('json'), Type.Literal('none')], {
+      default: 'ticket',
+      description:
+        "What the Redirect at the end carries for the main bot: `ticket`, a Blip Desk ticket (application/vnd.iris.ticket+json, with our closeReason), so a main bot written for Blip Desk needs no change; `json`, the bridge's own summary (application/json); `none`, nothing. See docs/blip-setup.md.",
+    }),
     contactSource: Type.Union([Type.Literal('router'), Type.Literal('service')], {
       default: 'router',
       description: "Where the contact comes from: 'router' reads lime://{router}/contacts/{originator}; 'service' reads /contacts/{tunnel address}.",
@@ -125,14 +130,68 @@ export const BlipConfig = Type.Object(
   { additionalProperties: false },
 );
 
+/** `90s`, `5m`, `2h`, `3d`: a number and its unit, always (a bare number is ambiguous). */
+const Duration = (description: string) => Type.String({ pattern: '^[0-9]{1,7}(s|m|h|d)$', description: `${description} A duration: a whole number and its unit, e.g. 90s, 5m, 2h, 3d.` });
+const Text = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description }));
+
 export const AttendanceConfig = Type.Object(
   {
     transcriptMessages: Type.Integer({ minimum: 0, maximum: 100, default: 30, description: 'How many recent messages of the bot conversation go to the agent (Blip caps $take at 100).' }),
+    timeZone: Type.String({ minLength: 1, default: 'UTC', description: 'IANA time zone of `hours` and `holidays`, e.g. America/Sao_Paulo.' }),
+    hours: Type.Optional(
+      Type.Record(
+        Type.String({ pattern: '^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?$' }),
+        Type.Array(Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$' }), { minItems: 1 }),
+        {
+          description:
+            'Business hours: keys are days (mon…sun) or ranges of days (mon-fri, sat-sun); values are lists of "HH:MM-HH:MM" slots in `timeZone` (end after start; 24:00 ends at midnight). A day not listed is closed. Absent = always open.',
+        },
+      ),
+    ),
+    holidays: Type.Array(Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' }), { default: [], description: 'Dates (YYYY-MM-DD in `timeZone`) closed all day.' }),
+    outsideHours: Type.Union([Type.Literal('handback'), Type.Literal('open')], {
+      default: 'handback',
+      description:
+        'A hand-off outside `hours`: `handback` tells the customer `messages.outsideHours` and hands them back to the bot at once, opening nothing in the helpdesk (close reason outside-hours); `open` opens the attendance anyway and tells the customer `messages.outsideHours`.',
+    }),
+    inactivity: Type.Optional(
+      Type.Object(
+        {
+          remindAfter: Type.Optional(Duration('Quiet time after which the customer gets `messages.reminder` once (optional; shorter than closeAfter).')),
+          closeAfter: Duration('Quiet time after which the attendance closes with reason customer-inactive (and `messages.inactive`).'),
+          keepWhileCustomerWaits: Type.Boolean({
+            default: true,
+            description:
+              "true: only the customer's silence after an agent message counts, so an attendance is never closed while the customer's last message is unanswered. false: any silence counts (the last message of either side starts the clock).",
+          }),
+        },
+        { additionalProperties: false, description: 'The customer went quiet: remind, then close. Counted from the last agent message. Absent = never.' },
+      ),
+    ),
+    waitingForAgent: Type.Optional(
+      Type.Object(
+        {
+          notifyAfter: Type.Optional(Duration('With no agent message yet since the hand-off, tell the customer `messages.waiting` after this, and again every this long.')),
+          handBackAfter: Type.Optional(
+            Duration(
+              'With no agent message yet since the hand-off, give up after this: `messages.noAgents`, close with reason no-agent, hand back to the bot. Also makes a helpdesk that says no agent is available hand the customer back at once.',
+            ),
+          ),
+        },
+        { additionalProperties: false, description: 'No agent has written since the hand-off. Absent = wait as long as it takes (up to maxDuration).' },
+      ),
+    ),
+    maxDuration: Type.Optional(Duration('Safety net: an attendance still going after this closes with reason expired.')),
     messages: Type.Object(
       {
-        opened: Type.Optional(Type.String({ minLength: 1, description: 'Sent to the customer when the helpdesk accepted the attendance.' })),
-        closed: Type.Optional(Type.String({ minLength: 1, description: 'Farewell sent before the Redirect.' })),
-        failed: Type.Optional(Type.String({ minLength: 1, description: 'Sent to the customer when the helpdesk could not take the attendance.' })),
+        opened: Text('Sent to the customer when the helpdesk accepted the attendance.'),
+        closed: Text('Farewell sent before the Redirect (every close reason without a message of its own).'),
+        failed: Text('Sent to the customer when the helpdesk could not take the attendance (close reason failed).'),
+        outsideHours: Text('Sent to a customer who asks for a person outside `hours`.'),
+        reminder: Text('Sent once when the customer has been quiet for `inactivity.remindAfter`.'),
+        inactive: Text('Farewell when the attendance closes for customer inactivity (default: `closed`).'),
+        waiting: Text('Sent every `waitingForAgent.notifyAfter` while no agent has written.'),
+        noAgents: Text('Farewell when no agent answered in time or the helpdesk says none is available (default: `closed`).'),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -55,6 +55,8 @@ export class DeliveryWorker {
     private readonly events: WorkerEvents = {},
     /** From the whole config (attemptTiming): the helpdesks' and media's own call deadlines count. */
     timing: AttemptTiming = attemptTiming({ delivery: cfg }),
+    /** The lifecycle's clock (tests inject one): deliveries are due by it. */
+    private readonly now: () => number = Date.now,
   ) {
     // Long enough for one attempt with its deadline; a holder that died or froze frees it after this.
     this.leaseMs = timing.leaseMs;
@@ -123,7 +125,7 @@ export class DeliveryWorker {
   private async fill(): Promise<{ started: number; drained: boolean }> {
     const free = this.cfg.concurrency - this.inflight.size;
     if (free <= 0) return { started: 0, drained: false };
-    const now = Date.now();
+    const now = this.now();
     const leaseUntil = now + this.leaseMs;
     // Claimed heads are leased to this worker, so no other worker or replica takes them (nor
     // anything behind them in their lane) until we finish or the lease expires.
@@ -175,7 +177,7 @@ export class DeliveryWorker {
     }
     try {
       await this.store.transaction(async (q) => {
-        const now = Date.now();
+        const now = this.now();
         // Fenced first: if the delivery was taken over meanwhile, the transaction rolls back
         // before any effect is written, and the new holder's attempt records the outcome.
         if (!(await q.markDone(d.id, now, fenceOf(d)))) throw new LeaseLost();
@@ -195,7 +197,7 @@ export class DeliveryWorker {
   private async failed(d: DeliveryRow, err: unknown, record: RecordOutcome): Promise<void> {
     const e = err instanceof DeliveryError ? err : new DeliveryError(`${(err as Error)?.message ?? String(err)}`, false);
     if (!(err instanceof DeliveryError)) this.log.error({ err, delivery: d.id, kind: d.kind }, 'delivery failed with an unexpected error');
-    const now = Date.now();
+    const now = this.now();
     const message = `attempt ${d.attempts}: ${e.message}`.slice(0, 2000);
     try {
       if (e.retryable && d.attempts < this.cfg.maxAttempts) {

@@ -19,6 +19,7 @@ export const ERRORS = {
   BRIDGE_ERR_UNKNOWN_ATTENDANCE: { status: 404, message: 'No attendance with this id.' },
   BRIDGE_ERR_ATTENDANCE_CLOSED: { status: 409, message: 'The attendance is closed or closing.' },
   BRIDGE_ERR_DELIVERY_NOT_DEAD: { status: 409, message: 'Only a dead delivery can be retried.' },
+  BRIDGE_ERR_REPLAY_UNSAFE: { status: 409, message: 'The attendance moved on since this delivery died: replaying it would do harm.' },
   BRIDGE_ERR_NOT_READY: { status: 503, message: 'The service is not ready.' },
   // 503, not 500: nothing was stored, and vendors retry a 503 (Zendesk does not retry a 500).
   BRIDGE_ERR_INTERNAL: { status: 503, message: 'The request could not be processed now; nothing was stored. Retry.' },

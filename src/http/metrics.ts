@@ -10,6 +10,7 @@ export class Metrics {
   readonly inbound: Counter<'route' | 'outcome'>;
   readonly deliveries: Counter<'lane' | 'kind' | 'outcome'>;
   readonly latency: Histogram<'lane'>;
+  readonly closed: Counter<'bot' | 'reason'>;
 
   constructor(store: Store) {
     collectDefaultMetrics({ register: this.registry, prefix: 'bridge_process_' });
@@ -23,6 +24,12 @@ export class Metrics {
       name: 'bridge_deliveries_total',
       help: 'Delivery attempts by lane, kind and outcome (delivered, retry, dead).',
       labelNames: ['lane', 'kind', 'outcome'],
+      registers: [this.registry],
+    });
+    this.closed = new Counter({
+      name: 'bridge_attendances_closed_total',
+      help: 'Attendances that ended, by bot and close reason (agent, customer, admin, customer-inactive, no-agent, outside-hours, expired, failed), counted when the close is decided.',
+      labelNames: ['bot', 'reason'],
       registers: [this.registry],
     });
     this.latency = new Histogram({

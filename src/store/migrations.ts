@@ -102,6 +102,25 @@ steps['0003_pending_deliveries'] = {
   },
 };
 
+steps['0004_timers'] = {
+  // The attendance lifecycle (issue 10): its clocks as stored work, and the facts they are armed from.
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('timers')
+      .addColumn('attendance_id', 'text', (c) => c.notNull().references('attendances.id'))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('bot_id', 'text', (c) => c.notNull())
+      .addColumn('due_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('timers_pk', ['attendance_id', 'kind'])
+      .execute();
+    await db.schema.createIndex('timers_due').on('timers').columns(['due_at']).execute();
+    for (const column of ['last_customer_at', 'last_agent_at', 'first_agent_at']) {
+      await db.schema.alterTable('attendances').addColumn(column, 'bigint').execute();
+    }
+  },
+};
+
 steps['0005_delivery_trace'] = {
   // The W3C traceparent of the work that enqueued a delivery, so its attempts continue that trace
   // (src/telemetry/deliveries.ts); null when traces are off. Nullable without a default: adding it
@@ -110,6 +129,9 @@ steps['0005_delivery_trace'] = {
     await db.schema.alterTable('deliveries').addColumn('trace', 'text').execute();
   },
 };
+
+/** Every step's name, in the order they run. */
+export const MIGRATIONS: readonly string[] = Object.keys(steps).sort();
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

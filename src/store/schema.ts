@@ -10,6 +10,9 @@
  * dedupe       inbound ids already accepted, per bot and scope (blip-message, helpdesk-event…).
  * deliveries   durable outbound work; a lane is (attendance_id, lane) and runs in id order. `trace`
  *              carries the enqueuer's trace context to the attempts (src/telemetry/deliveries.ts).
+ * timers       the attendance's clocks (src/core/lifecycle.ts): at most one per (attendance, kind),
+ *              armed, re-armed and cancelled in the transaction of the event that causes them, and
+ *              fired by deleting the row in the transaction that applies what the timer does.
  */
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
@@ -32,6 +35,10 @@ export interface AttendancesTable {
   close_reason: string | null;
   /** JSON TranscriptEntry[] as handed to the helpdesk (null until the attendance opened). */
   transcript: string | null;
+  /** When the customer / an agent last wrote, and when an agent first did (the lifecycle's facts). */
+  last_customer_at: number | null;
+  last_agent_at: number | null;
+  first_agent_at: number | null;
   updated_at: number;
 }
 
@@ -72,14 +79,26 @@ export interface DeliveriesTable {
   updated_at: number;
 }
 
+export type TimerKind = 'inactivity-remind' | 'inactivity-close' | 'waiting-notify' | 'waiting-handback' | 'expiry';
+
+export interface TimersTable {
+  attendance_id: string;
+  kind: TimerKind;
+  bot_id: string;
+  due_at: number;
+  created_at: number;
+}
+
 export interface Database {
   attendances: AttendancesTable;
   messages: MessagesTable;
   dedupe: DedupeTable;
   deliveries: DeliveriesTable;
+  timers: TimersTable;
 }
 
 export type AttendanceRow = Selectable<AttendancesTable>;
 export type MessageRow = Selectable<MessagesTable>;
 export type DeliveryRow = Selectable<DeliveriesTable>;
+export type TimerRow = Selectable<TimersTable>;
 export type NewDelivery = Omit<Insertable<DeliveriesTable>, 'id' | 'state' | 'attempts' | 'created_at' | 'updated_at' | 'lease_until' | 'last_error' | 'next_at' | 'trace'> & { next_at?: number };

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CompiledQuery, Migrator, sql, type Compilable, type Kysely, type QueryResult, type Transaction } from 'kysely';
-import type { AttendanceRow, AttendanceState, Database, DeliveryRow, Lane, MessageDirection, MessageRow, NewDelivery } from './schema.js';
+import type { AttendanceRow, AttendanceState, Database, DeliveryRow, Lane, MessageDirection, MessageRow, NewDelivery, TimerKind, TimerRow } from './schema.js';
 import { activeTraceparent } from '../telemetry/deliveries.js';
 import { migrationProvider } from './migrations.js';
 
@@ -113,6 +113,9 @@ export class Queries {
         closed_at: null,
         close_reason: null,
         transcript: null,
+        last_customer_at: null,
+        last_agent_at: null,
+        first_agent_at: null,
         updated_at: a.opened_at,
       })
       .execute();
@@ -134,16 +137,30 @@ export class Queries {
       .executeTakeFirst();
   }
 
+  /** Everything but the state, which only src/core/attendance.ts changes (through `transitionAttendance`). */
   async updateAttendance(
     id: string,
-    patch: Partial<Pick<AttendanceRow, 'state' | 'customer' | 'helpdesk_key' | 'helpdesk_ref' | 'agent' | 'closed_at' | 'close_reason' | 'transcript'>>,
+    patch: Partial<Pick<AttendanceRow, 'customer' | 'helpdesk_key' | 'helpdesk_ref' | 'agent' | 'transcript' | 'last_customer_at' | 'last_agent_at' | 'first_agent_at'>>,
     now: number,
-    /** Only if the attendance is in one of these states (compare-and-set). */
-    from?: AttendanceState[],
   ): Promise<boolean> {
-    let q = this.db.updateTable('attendances').set({ ...patch, updated_at: now }).where('id', '=', id);
-    if (from) q = q.where('state', 'in', from);
-    const res = await q.executeTakeFirst();
+    const res = await this.db.updateTable('attendances').set({ ...patch, updated_at: now }).where('id', '=', id).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  /** Compare-and-set of the state: only from one of `from`; false when the attendance was elsewhere. */
+  async transitionAttendance(
+    id: string,
+    from: readonly AttendanceState[],
+    to: AttendanceState,
+    patch: Partial<Pick<AttendanceRow, 'customer' | 'helpdesk_key' | 'helpdesk_ref' | 'closed_at' | 'close_reason'>>,
+    now: number,
+  ): Promise<boolean> {
+    const res = await this.db
+      .updateTable('attendances')
+      .set({ ...patch, state: to, updated_at: now })
+      .where('id', '=', id)
+      .where('state', 'in', [...from])
+      .executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
   }
 
@@ -447,11 +464,59 @@ export class Queries {
     ).map((r) => r.id);
     if (ids.length) {
       await this.db.deleteFrom('deliveries').where('attendance_id', 'in', ids).execute();
+      await this.db.deleteFrom('timers').where('attendance_id', 'in', ids).execute();
       await this.db.deleteFrom('messages').where('attendance_id', 'in', ids).execute();
       await this.db.deleteFrom('attendances').where('id', 'in', ids).execute();
     }
     const dedupe = await this.db.deleteFrom('dedupe').where('created_at', '<', before).executeTakeFirst();
     return { attendances: ids.length, dedupe: Number(dedupe.numDeletedRows) };
+  }
+
+  // ── timers (src/core/lifecycle.ts) ──────────────────────────────────────────────────────
+
+  /** Arms (or re-arms) the attendance's timer of this kind to fire at `dueAt`. */
+  async armTimer(attendanceId: string, bot: string, kind: TimerKind, dueAt: number, now: number): Promise<void> {
+    await this.hot('armTimer', [attendanceId, kind, bot, dueAt, now, dueAt], () =>
+      this.db
+        .insertInto('timers')
+        .values({ attendance_id: attendanceId, kind, bot_id: bot, due_at: dueAt, created_at: now })
+        .onConflict((oc) => oc.columns(['attendance_id', 'kind']).doUpdateSet({ due_at: dueAt })),
+    );
+  }
+
+  /** Cancels the attendance's timers of these kinds (all of them without `kinds`). */
+  async cancelTimers(attendanceId: string, kinds?: readonly TimerKind[]): Promise<void> {
+    let q = this.db.deleteFrom('timers').where('attendance_id', '=', attendanceId);
+    if (kinds) q = q.where('kind', 'in', [...kinds]);
+    await q.execute();
+  }
+
+  /** Timers due at `now`, soonest first: candidates for `takeTimer`, which settles who fires them. */
+  async dueTimers(now: number, limit: number): Promise<TimerRow[]> {
+    return this.db.selectFrom('timers').selectAll().where('due_at', '<=', now).orderBy('due_at').limit(limit).execute();
+  }
+
+  /**
+   * Takes a due timer for firing: deletes it and returns it, or undefined when it is not due (any
+   * more) or another worker took it. Run in the transaction that applies what the timer does: the
+   * delete and its effects commit together or not at all, and on PostgreSQL a second replica's
+   * delete waits on the row lock and then finds nothing, so a timer fires once.
+   */
+  async takeTimer(attendanceId: string, kind: TimerKind, now: number): Promise<TimerRow | undefined> {
+    const res = await this.hot('takeTimer', [attendanceId, kind, now], () =>
+      this.db.deleteFrom('timers').where('attendance_id', '=', attendanceId).where('kind', '=', kind).where('due_at', '<=', now).returningAll(),
+    );
+    return res.rows[0];
+  }
+
+  async timersOf(attendanceId: string): Promise<TimerRow[]> {
+    return this.db.selectFrom('timers').selectAll().where('attendance_id', '=', attendanceId).orderBy('due_at').execute();
+  }
+
+  /** When the soonest timer is due (undefined: none armed). */
+  async nextTimerDue(): Promise<number | undefined> {
+    const r = await this.db.selectFrom('timers').select((eb) => eb.fn.min('due_at').as('due')).executeTakeFirst();
+    return r?.due === null || r?.due === undefined ? undefined : Number(r.due);
   }
 
   /** Pending deliveries of a lane (used to decide when a closing attendance is drained). */

@@ -50,7 +50,11 @@ export function flowSuite(makeFixture: () => HelpdeskFixture): void {
       await d.end(opened.key);
 
       const redirect = await w.blip.waitFor((r) => r.body?.type === REDIRECT && r.body?.to === tunnel, 10_000);
-      expect(redirect.body.content).toEqual({ address: 'principal' });
+      // A Blip-Desk-shaped ticket for the main bot (blip.redirectContext defaults to ticket).
+      expect(redirect.body.content).toMatchObject({
+        address: 'principal',
+        context: { type: 'application/vnd.iris.ticket+json', value: { status: 'ClosedAttendant', closeReason: 'agent', externalId: expect.any(String), customerIdentity: customer } },
+      });
       const got = w.blip.messagesTo(customer).map((r) => (r.body.type === REDIRECT ? 'REDIRECT' : r.body.content));
       expect(got.filter((x) => typeof x === 'string')).toEqual(['reply one', 'reply two', 'reply three', 'Goodbye!', 'REDIRECT']);
       expect(w.blip.activeService(customer, ROUTER)).toBe('principal');

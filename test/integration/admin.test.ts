@@ -82,7 +82,7 @@ describe('admin API and operations endpoints', () => {
     expect(res.status).toBe(202);
     expect(res.body.state).toBe('closing');
     const redirect = await h.blip.waitFor((r) => r.body?.type === 'application/vnd.lime.redirect+json');
-    expect(redirect.body.content).toEqual({ address: 'principal' });
+    expect(redirect.body.content).toMatchObject({ address: 'principal', context: { type: 'application/vnd.iris.ticket+json', value: { status: 'ClosedAttendant', closeReason: 'admin' } } });
     await h.tool.waitFor((t) => t.eventsOfType('attendance.closed').length === 1);
     expect(h.tool.eventsOfType('attendance.closed')[0]!.data.reason).toBe('admin');
     const again = await h.admin('POST', `/admin/attendances/${attendanceId}/close`, {});

@@ -66,7 +66,8 @@ describe('deliveries', () => {
     const said = await h.blip.customerSays(A, IDENTIFIER, { type: 'text/plain', content: 'lost?' });
     const failed = await h.blip.waitFor((r) => r.kind === 'notification' && r.body.event === 'failed', 5000);
     expect(failed.body.id).toBe(said.id);
-    expect(failed.body.reason.description).toMatch(/500/);
+    // A stable code and a plain sentence: never the tool's URL, status or body (issue 11).
+    expect(failed.body.reason).toEqual({ code: 101, description: 'The message could not be delivered to the support team.' });
 
     const dead = await h.admin('GET', '/admin/deliveries?state=dead');
     expect(dead.status).toBe(200);

@@ -77,7 +77,7 @@ describe('the conversation, end to end', () => {
 
     const redirect = await h.blip.waitFor((r) => r.body?.type === 'application/vnd.lime.redirect+json', 5000);
     expect(redirect.body.to).toBe(tunnel);
-    expect(redirect.body.content).toEqual({ address: 'principal' });
+    expect(redirect.body.content).toMatchObject({ address: 'principal', context: { type: 'application/vnd.iris.ticket+json', value: { status: 'ClosedAttendant', closeReason: 'agent' } } });
     expect(redirect.headers.authorization).toBe(h.blip.authorizationFor(IDENTIFIER));
 
     const toCustomer = h.blip.received.messages.filter((r) => r.body.to === tunnel && r.status === 202).map((r) => r.body);

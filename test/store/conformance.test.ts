@@ -9,9 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/engines.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import type { DeliveryRow, Lane, NewDelivery } from '../../src/store/schema.js';
 import type { NewAttendance, NewMessage, Store } from '../../src/store/store.js';
 import { createTestDatabase, postgres } from '../helpers/postgres.js';
+
+/** Fixtures put attendances in any state; the legal moves are src/core/attendance.ts's business. */
+const ANY_STATE = ['opening', 'open', 'closing', 'closed'] as const;
 
 interface Opened {
   store: Store;
@@ -112,8 +116,9 @@ for (const engine of engines) {
         const fresh = await engine.open();
         try {
           expect(fresh.store.engine).toBe(engine.name);
-          expect(await fresh.store.pendingMigrations()).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries', '0005_delivery_trace']);
-          expect(await fresh.store.migrate()).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries', '0005_delivery_trace']);
+          expect(MIGRATIONS.slice(0, 4)).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries', '0004_timers']);
+          expect(await fresh.store.pendingMigrations()).toEqual(MIGRATIONS);
+          expect(await fresh.store.migrate()).toEqual(MIGRATIONS);
           expect(await fresh.store.pendingMigrations()).toEqual([]);
           expect(await fresh.store.migrate()).toEqual([]);
           expect(await fresh.store.pendingMigrations()).toEqual([]);
@@ -189,6 +194,9 @@ for (const engine of engines) {
           closed_at: null,
           close_reason: null,
           transcript: null,
+          last_customer_at: null,
+          last_agent_at: null,
+          first_agent_at: null,
           updated_at: T0,
         });
         expect(typeof row!.opened_at).toBe('number');
@@ -207,12 +215,12 @@ for (const engine of engines) {
         // The same customer of another bot is another attendance.
         await store.createAttendance(attendance('b1', { customer_address: address, bot_id: 'other' }));
 
-        expect(await store.updateAttendance('a1', { state: 'closed', closed_at: T0 + 5 }, T0 + 5)).toBe(true);
+        expect(await store.transitionAttendance('a1', ANY_STATE, 'closed', { closed_at: T0 + 5 }, T0 + 5)).toBe(true);
         expect(await store.activeAttendance(BOT, address)).toBeUndefined();
         await store.createAttendance(attendance('a2', { customer_address: address, opened_at: T0 + 10 }));
         expect((await store.activeAttendance(BOT, address))?.id).toBe('a2');
         // Closed ones do not count: a third after closing the second.
-        await store.updateAttendance('a2', { state: 'closed', closed_at: T0 + 20 }, T0 + 20);
+        await store.transitionAttendance('a2', ANY_STATE, 'closed', { closed_at: T0 + 20 }, T0 + 20);
         await store.createAttendance(attendance('a3', { customer_address: address, opened_at: T0 + 30 }));
         expect((await store.activeAttendance(BOT, address))?.id).toBe('a3');
       });
@@ -221,7 +229,7 @@ for (const engine of engines) {
         await store.createAttendance(attendance('a1', { opened_at: T0 }));
         await store.createAttendance(attendance('a2', { opened_at: T0 + 100 }));
         await store.createAttendance(attendance('b1', { bot_id: 'other', opened_at: T0 + 200 }));
-        await store.updateAttendance('a1', { helpdesk_key: 'conv-1', state: 'closed' }, T0 + 1);
+        await store.transitionAttendance('a1', ANY_STATE, 'closed', { helpdesk_key: 'conv-1' }, T0 + 1);
         await store.updateAttendance('a2', { helpdesk_key: 'conv-1', helpdesk_ref: '{"key":"conv-1"}' }, T0 + 101);
         await store.updateAttendance('b1', { helpdesk_key: 'conv-1' }, T0 + 201);
         expect((await store.attendanceByHelpdeskKey(BOT, 'conv-1'))?.id).toBe('a2');
@@ -229,13 +237,13 @@ for (const engine of engines) {
         expect(await store.attendanceByHelpdeskKey(BOT, 'conv-2')).toBeUndefined();
       });
 
-      it('updateAttendance is a compare-and-set on the state when told the states it may leave', async () => {
+      it('transitionAttendance is a compare-and-set on the state; updateAttendance leaves the state alone', async () => {
         await store.createAttendance(attendance('a1'));
-        expect(await store.updateAttendance('a1', { state: 'open', helpdesk_key: 'k1', helpdesk_ref: '{"key":"k1"}' }, T0 + 1, ['opening'])).toBe(true);
+        expect(await store.transitionAttendance('a1', ['opening'], 'open', { helpdesk_key: 'k1', helpdesk_ref: '{"key":"k1"}' }, T0 + 1)).toBe(true);
         // A second opener loses: the state has moved on.
-        expect(await store.updateAttendance('a1', { state: 'open', helpdesk_key: 'k2' }, T0 + 2, ['opening'])).toBe(false);
+        expect(await store.transitionAttendance('a1', ['opening'], 'open', { helpdesk_key: 'k2' }, T0 + 2)).toBe(false);
         expect(await store.attendance('a1')).toMatchObject({ state: 'open', helpdesk_key: 'k1', updated_at: T0 + 1 });
-        expect(await store.updateAttendance('a1', { state: 'closing', close_reason: 'agent' }, T0 + 3, ['opening', 'open'])).toBe(true);
+        expect(await store.transitionAttendance('a1', ['opening', 'open'], 'closing', { close_reason: 'agent' }, T0 + 3)).toBe(true);
         expect(await store.updateAttendance('a1', { agent: '{"id":"ag"}' }, T0 + 4)).toBe(true);
         expect(await store.attendance('a1')).toMatchObject({ state: 'closing', close_reason: 'agent', agent: '{"id":"ag"}', updated_at: T0 + 4 });
         expect(await store.updateAttendance('nope', { agent: null }, T0 + 5)).toBe(false);
@@ -245,7 +253,7 @@ for (const engine of engines) {
         await store.createAttendance(attendance('a1'));
         const results = await Promise.all(
           Array.from({ length: 6 }, (_, i) =>
-            store.transaction((q) => q.updateAttendance('a1', { state: 'open', helpdesk_key: `k${i}` }, T0 + i, ['opening'])),
+            store.transaction((q) => q.transitionAttendance('a1', ['opening'], 'open', { helpdesk_key: `k${i}` }, T0 + i)),
           ),
         );
         expect(results.filter(Boolean)).toHaveLength(1);
@@ -263,8 +271,8 @@ for (const engine of engines) {
           attendance('a-07', { opened_at: T0 + 50 }),
         ];
         for (const a of made) await store.createAttendance(a);
-        await store.updateAttendance('a-02', { state: 'open' }, T0 + 60);
-        await store.updateAttendance('a-05', { state: 'closed' }, T0 + 60);
+        await store.transitionAttendance('a-02', ANY_STATE, 'open', {}, T0 + 60);
+        await store.transitionAttendance('a-05', ANY_STATE, 'closed', {}, T0 + 60);
 
         const all = (await store.listAttendances({ limit: 100 })).map((a) => a.id);
         expect(all).toEqual(['a-07', 'a-06', 'a-05', 'a-04', 'a-03', 'a-02', 'a-01']);
@@ -292,9 +300,9 @@ for (const engine of engines) {
         await store.createAttendance(attendance('a3'));
         await store.createAttendance(attendance('a4'));
         await store.createAttendance(attendance('b1', { bot_id: 'other' }));
-        await store.updateAttendance('a2', { state: 'open' }, T0);
-        await store.updateAttendance('a3', { state: 'open' }, T0);
-        await store.updateAttendance('a4', { state: 'closed' }, T0);
+        await store.transitionAttendance('a2', ANY_STATE, 'open', {}, T0);
+        await store.transitionAttendance('a3', ANY_STATE, 'open', {}, T0);
+        await store.transitionAttendance('a4', ANY_STATE, 'closed', {}, T0);
         const counts = (await store.countOpenAttendances()).sort((x, y) => `${x.bot_id}|${x.state}`.localeCompare(`${y.bot_id}|${y.state}`));
         expect(counts).toEqual([
           { bot_id: BOT, state: 'open', n: 2 },

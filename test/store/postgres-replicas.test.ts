@@ -13,6 +13,7 @@ import { DeliveryError } from '../../src/delivery/errors.js';
 import { attemptTiming } from '../../src/delivery/attempt.js';
 import { DeliveryWorker, type Executor } from '../../src/delivery/worker.js';
 import { openStore } from '../../src/store/engines.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import type { DeliveryRow, Lane } from '../../src/store/schema.js';
 import type { Store } from '../../src/store/store.js';
 import { createTestDatabase, postgres, type TestDatabase } from '../helpers/postgres.js';
@@ -97,10 +98,10 @@ describe.skipIf(!pg.ok)(title, () => {
       const r = await replicas(8);
       try {
         const applied = await Promise.all(r.stores.map((s) => s.migrate()));
-        expect(applied.flat()).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries', '0005_delivery_trace']);
+        expect(applied.flat()).toEqual(MIGRATIONS);
         for (const s of r.stores) expect(await s.pendingMigrations()).toEqual([]);
         const recorded = await sql<{ name: string }>`select name from kysely_migration`.execute(r.stores[0]!.kysely);
-        expect(recorded.rows.map((x) => x.name)).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries', '0005_delivery_trace']);
+        expect(recorded.rows.map((x) => x.name)).toEqual(MIGRATIONS);
         // Every replica sees the whole schema.
         await Promise.all(r.stores.map((s) => s.listDeliveries({ limit: 1 })));
       } finally {

@@ -89,7 +89,9 @@ describe('a valid file', () => {
       acceptDirectAddresses: false,
     });
     expect(bot.blip.returnTo).toBeUndefined();
-    expect(bot.attendance).toEqual({ transcriptMessages: 30, messages: {} });
+    // No timers and always open unless configured: an attendance ends when the helpdesk or an operator ends it.
+    expect(bot.attendance).toEqual({ transcriptMessages: 30, timeZone: 'UTC', holidays: [], outsideHours: 'handback', messages: {} });
+    expect(bot.blip.redirectContext).toBe('ticket');
     // The adapter's own defaults apply too.
     expect(bot.helpdesk).toEqual({ type: 'webhook', url: 'https://tool.example.com/bridge', secret: TOOL_SECRET, timeoutMs: 10_000, messageStatus: [] });
   });
@@ -104,8 +106,61 @@ describe('a valid file', () => {
     expect(config.server.port).toBe(9000);
     expect(config.delivery.maxAttempts).toBe(3);
     expect(config.delivery.baseDelayMs).toBe(500);
-    expect(config.bots[0]!.attendance).toEqual({ transcriptMessages: 0, messages: { closed: 'Bye' } });
+    expect(config.bots[0]!.attendance).toMatchObject({ transcriptMessages: 0, messages: { closed: 'Bye' } });
     expect(config.bots[0]!.blip.inboundHeader).toBe('x-bridge-token');
+  });
+
+  it('takes the lifecycle block of the issue as written', () => {
+    const raw = minimal();
+    raw.bots[0]!['attendance'] = {
+      timeZone: 'America/Sao_Paulo',
+      hours: { 'mon-fri': ['08:00-12:00', '13:00-18:00'], sat: ['09:00-13:00'] },
+      holidays: ['2026-12-25', '2027-01-01'],
+      outsideHours: 'handback',
+      inactivity: { remindAfter: '5m', closeAfter: '10m', keepWhileCustomerWaits: true },
+      waitingForAgent: { notifyAfter: '3m', handBackAfter: '30m' },
+      maxDuration: '72h',
+      messages: { opened: 'o', closed: 'c', failed: 'f', outsideHours: 'h', reminder: 'r', inactive: 'i', waiting: 'w', noAgents: 'n' },
+    };
+    raw.bots[0]!['blip'].redirectContext = 'json';
+    const config = load(file(raw));
+    expect(config.bots[0]!.attendance.inactivity).toEqual({ remindAfter: '5m', closeAfter: '10m', keepWhileCustomerWaits: true });
+    expect(config.bots[0]!.blip.redirectContext).toBe('json');
+  });
+
+  it('names each lifecycle mistake with its path: time zone, inverted or overlapping slot, impossible date, a duration without its unit', () => {
+    const raw = minimal();
+    raw.bots[0]!['attendance'] = {
+      timeZone: 'America/Sao_Paolo',
+      hours: { 'mon-fri': ['08:00-12:00', '11:30-13:00'], sat: ['13:00-09:00'], 'fri-sat': ['10:00-11:00'] },
+      holidays: ['2026-02-30'],
+      inactivity: { closeAfter: '10', remindAfter: '20m' },
+    };
+    let problems: string[] = [];
+    try {
+      load(file(raw));
+    } catch (err) {
+      problems = (err as ConfigError).problems;
+    }
+    expect(problems.some((p) => p.startsWith('bots[0].attendance.inactivity.closeAfter:'))).toBe(true);
+    // The schema error stops the semantic checks of that block; fix it and the rest shows.
+    (raw.bots[0]!['attendance'] as { inactivity: { closeAfter: string } }).inactivity.closeAfter = '10m';
+    try {
+      load(file(raw));
+      expect.unreachable();
+    } catch (err) {
+      problems = (err as ConfigError).problems;
+    }
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^bots\[0\]\.attendance\.timeZone: unknown time zone "America\/Sao_Paolo"/),
+        expect.stringMatching(/^bots\[0\]\.attendance\.hours\.mon-fri\[1\]: the slot "11:30-13:00" overlaps bots\[0\]\.attendance\.hours\.mon-fri\[0\] on mon/),
+        expect.stringMatching(/^bots\[0\]\.attendance\.hours\.sat\[0\]: the slot "13:00-09:00" ends before it starts/),
+        expect.stringMatching(/^bots\[0\]\.attendance\.hours\.fri-sat\[0\]: the slot "10:00-11:00" overlaps bots\[0\]\.attendance\.hours\.mon-fri\[0\] on fri/),
+        expect.stringMatching(/^bots\[0\]\.attendance\.holidays\[0\]: "2026-02-30" is not a date/),
+        expect.stringMatching(/^bots\[0\]\.attendance\.inactivity\.remindAfter: must be shorter than closeAfter/),
+      ]),
+    );
   });
 
   it('is frozen, all the way down', () => {
