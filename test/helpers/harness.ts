@@ -12,6 +12,7 @@ import { WebhookToolSimulator } from '../../simulators/webhook-tool/index.js';
 import { buildApp, type BridgeApp } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import type { Clock } from '../../src/core/context.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 
 export const BOT = 'acme';
@@ -30,6 +31,8 @@ export interface HarnessOptions {
   /** A whole store.url; wins over storePath. */
   storeUrl?: string;
   notifyDispatched?: boolean;
+  /** The lifecycle's clock (test/helpers/clock.ts). */
+  clock?: Clock;
 }
 
 export interface Harness {
@@ -105,7 +108,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const { blip, blipUrl, tool, toolUrl } = await startSimulators(opts);
   const raw = rawConfig(blipUrl, toolUrl, dir, database ? { ...opts, storeUrl: database.url } : opts);
   const config = parseConfig(raw, 'test');
-  const bridge = await buildApp(config, { logger: pino({ level: process.env['TEST_LOG'] ?? 'silent' }) });
+  const bridge = await buildApp(config, { logger: pino({ level: process.env['TEST_LOG'] ?? 'silent' }), ...(opts.clock ? { clock: opts.clock } : {}) });
   const url = await bridge.app.listen({ port: 0, host: '127.0.0.1' });
   blip.setBotUrls(IDENTIFIER, {
     messagesUrl: `${url}/blip/${BOT}/messages`,
