@@ -108,7 +108,7 @@ for (const engine of engines) {
     afterAll(async () => opened?.dispose());
     beforeEach(async () => {
       // Children first: messages and deliveries reference attendances.
-      for (const t of ['deliveries', 'messages', 'dedupe', 'attendances'] as const) await store.kysely.deleteFrom(t).execute();
+      for (const t of ['timers', 'deliveries', 'messages', 'dedupe', 'attendances'] as const) await store.kysely.deleteFrom(t).execute();
     });
 
     describe('migrations', () => {
@@ -364,6 +364,49 @@ for (const engine of engines) {
         expect((await store.messagesOf('a1')).map((m) => m.id)).toEqual(['m-c', 'm-a', 'm-b']);
         expect((await store.messagesOf('a1', 2)).map((m) => m.id)).toEqual(['m-c', 'm-a']);
         expect(await store.messagesOf('nope')).toEqual([]);
+      });
+    });
+
+    describe('timers', () => {
+      it('arm, re-arm (one per attendance and kind), cancel some or all; due ones soonest first', async () => {
+        await store.createAttendance(attendance('a1'));
+        await store.createAttendance(attendance('a2'));
+        await store.armTimer('a1', BOT, 'inactivity-close', T0 + 600, T0);
+        await store.armTimer('a1', BOT, 'expiry', T0 + 900, T0);
+        await store.armTimer('a2', BOT, 'inactivity-close', T0 + 300, T0);
+        await store.armTimer('a1', BOT, 'inactivity-close', T0 + 1200, T0 + 10); // re-armed later
+        expect((await store.timersOf('a1')).map((t) => [t.kind, t.due_at])).toEqual([['expiry', T0 + 900], ['inactivity-close', T0 + 1200]]);
+        expect((await store.dueTimers(T0 + 1000, 10)).map((t) => [t.attendance_id, t.kind])).toEqual([['a2', 'inactivity-close'], ['a1', 'expiry']]);
+        expect(await store.nextTimerDue()).toBe(T0 + 300);
+        await store.cancelTimers('a1', ['expiry']);
+        expect((await store.timersOf('a1')).map((t) => t.kind)).toEqual(['inactivity-close']);
+        await store.cancelTimers('a1');
+        expect(await store.timersOf('a1')).toEqual([]);
+      });
+
+      it('takeTimer takes a due timer once, and not one that is not due (re-armed meanwhile)', async () => {
+        await store.createAttendance(attendance('a1'));
+        await store.armTimer('a1', BOT, 'expiry', T0 + 100, T0);
+        expect(await store.takeTimer('a1', 'expiry', T0 + 99)).toBeUndefined();
+        expect(await store.takeTimer('a1', 'expiry', T0 + 100)).toMatchObject({ attendance_id: 'a1', kind: 'expiry', due_at: T0 + 100, bot_id: BOT });
+        expect(await store.takeTimer('a1', 'expiry', T0 + 100)).toBeUndefined();
+      });
+
+      it('concurrent takers (transactions, as replicas fire them): each due timer to exactly one', async () => {
+        for (let i = 0; i < 20; i++) {
+          await store.createAttendance(attendance(`t${i}`));
+          await store.armTimer(`t${i}`, BOT, 'inactivity-close', T0 + i, T0);
+        }
+        const taken: string[] = [];
+        await Promise.all(
+          Array.from({ length: 4 }, async () => {
+            for (const t of await store.dueTimers(T0 + 100, 50)) {
+              const got = await store.transaction((q) => q.takeTimer(t.attendance_id, t.kind, T0 + 100));
+              if (got) taken.push(got.attendance_id);
+            }
+          }),
+        );
+        expect(taken.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `t${i}`).sort());
       });
     });
 
