@@ -4,11 +4,13 @@
  * no bridge.yaml outside production. Ports: the service on PORT (default 8080), the Blip simulator
  * on PORT+1, the tool simulator on PORT+2.
  */
+import { existsSync, rmSync } from 'node:fs';
 import { BlipSimulator } from '../simulators/blip/index.js';
 import { WebhookToolSimulator } from '../simulators/webhook-tool/index.js';
 import { buildApp, makeLogger } from './app.js';
 import { shutdownOn } from './shutdown.js';
 import { parseConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
 
 export const SANDBOX = {
   bot: 'sandbox',
@@ -20,26 +22,20 @@ export const SANDBOX = {
   adminToken: 'sandbox-admin-token',
   toolSecret: `whsec_${Buffer.from('sandbox-tool-secret-32-bytes-long!!').toString('base64')}`,
   customer: '5511999990001@wa.gw.msging.net',
+  store: './data/sandbox.db',
 } as const;
 
-export async function startSandbox(): Promise<void> {
-  const raw = process.env['PORT'] || '8080';
-  const port = Number(raw);
-  // Digits only, as the config loader; the simulators take the next two ports.
-  if (!/^\d{1,5}$/.test(raw) || port < 1 || port > 65533) throw new Error(`PORT: not a usable port for the sandbox (got ${JSON.stringify(raw)}; it uses PORT, PORT+1 and PORT+2)`);
-  const host = '127.0.0.1';
-  const blip = new BlipSimulator({
-    bots: [{ identifier: SANDBOX.identifier, accessKey: SANDBOX.accessKey, router: SANDBOX.router, service: SANDBOX.service }],
-    notifyDispatched: true,
-  });
-  const blipUrl = await blip.start(port + 1);
-  const tool = new WebhookToolSimulator({ secret: SANDBOX.toolSecret });
-  const toolUrl = await tool.start(port + 2);
+const SANDBOX_FILES = [SANDBOX.store, `${SANDBOX.store}-wal`, `${SANDBOX.store}-shm`];
 
-  const config = parseConfig(
+/**
+ * The sandbox's configuration; the admin commands use it too, to read the sandbox's store when
+ * there is no bridge.yaml. The simulators are on PORT+1 and PORT+2.
+ */
+export function sandboxConfig(port = sandboxPort(), host = '127.0.0.1'): Config {
+  return parseConfig(
     {
       server: { port, host, adminToken: SANDBOX.adminToken, publicUrl: `http://${host}:${port}` },
-      store: { url: 'sqlite:./data/sandbox.db' },
+      store: { url: `sqlite:${SANDBOX.store}` },
       log: { level: process.env['LOG_LEVEL'] ?? 'info' },
       delivery: { baseDelayMs: 200, maxAttempts: 6 },
       bots: [
@@ -48,10 +44,10 @@ export async function startSandbox(): Promise<void> {
           blip: {
             identifier: SANDBOX.identifier,
             accessKey: SANDBOX.accessKey,
-            baseUrl: blipUrl,
+            baseUrl: `http://${host}:${port + 1}`,
             inboundToken: SANDBOX.inboundToken,
           },
-          helpdesk: { type: 'webhook', url: `${toolUrl}/bridge`, secret: SANDBOX.toolSecret },
+          helpdesk: { type: 'webhook', url: `http://${host}:${port + 2}/bridge`, secret: SANDBOX.toolSecret },
           attendance: {
             transcriptMessages: 30,
             messages: { opened: 'You are now talking to a person. (sandbox)', closed: 'Thanks for talking to us! Back to the bot now.' },
@@ -61,6 +57,32 @@ export async function startSandbox(): Promise<void> {
     },
     'sandbox',
   );
+}
+
+function sandboxPort(): number {
+  const raw = process.env['PORT'] || '8080';
+  const port = Number(raw);
+  // Digits only, as the config loader; the simulators take the next two ports.
+  if (!/^\d{1,5}$/.test(raw) || port < 1 || port > 65533) throw new Error(`PORT: not a usable port for the sandbox (got ${JSON.stringify(raw)}; it uses PORT, PORT+1 and PORT+2)`);
+  return port;
+}
+
+export async function startSandbox(): Promise<void> {
+  const port = sandboxPort();
+  const host = '127.0.0.1';
+  const blip = new BlipSimulator({
+    bots: [{ identifier: SANDBOX.identifier, accessKey: SANDBOX.accessKey, router: SANDBOX.router, service: SANDBOX.service }],
+    notifyDispatched: true,
+  });
+  const blipUrl = await blip.start(port + 1);
+  const tool = new WebhookToolSimulator({ secret: SANDBOX.toolSecret });
+  const toolUrl = await tool.start(port + 2);
+
+  // The simulators start empty, so a store left by a previous run would name attendances and
+  // tunnels they have never heard of: every start begins from a clean store, and says so.
+  const wiped = SANDBOX_FILES.some((f) => existsSync(f));
+  for (const f of SANDBOX_FILES) rmSync(f, { force: true });
+  const config = sandboxConfig(port, host);
   const running = await buildApp(config, { logger: makeLogger(config.log.level) });
   const bridgeUrl = await running.app.listen({ port, host });
   blip.setBotUrls(SANDBOX.identifier, {
@@ -99,7 +121,7 @@ export async function startSandbox(): Promise<void> {
       `  bridge          ${bridgeUrl}   (admin token: ${SANDBOX.adminToken})`,
       `  Blip simulator  ${blipUrl}   (bot "${SANDBOX.bot}", inbound token: ${SANDBOX.inboundToken})`,
       `  tool simulator  ${toolUrl}   (custom tool, type: webhook)`,
-      `  store           sqlite:./data/sandbox.db`,
+      `  store           sqlite:${SANDBOX.store}   (${wiped ? 'emptied: each start begins clean, like the simulators' : 'new'})`,
       '',
       '  Try it (README, "Try it in the sandbox"):',
       `   1. the customer says hello:`,

@@ -76,7 +76,10 @@ function schemaProblems(schema: TSchema, value: unknown, prefix: string, skip: R
     // The value of an unknown key is not what is wrong, and a misspelt key (adminTokn: ${TOKEN})
     // must not print the secret it holds.
     const echo = e.value !== undefined && typeof e.value !== 'object' && e.type !== ValueErrorType.ObjectAdditionalProperties && !SECRET_PATH.test(path);
-    out.push(`${path}: ${e.message}${echo ? ` (got ${JSON.stringify(e.value)})` : ''}`);
+    // A schema may say in words what its pattern means (`errorMessage`): a regex explains nothing.
+    const words = (e.schema as { errorMessage?: unknown }).errorMessage;
+    const message = e.type === ValueErrorType.StringPattern && typeof words === 'string' ? words : e.message;
+    out.push(`${path}: ${message}${echo ? ` (got ${JSON.stringify(e.value)})` : ''}`);
   }
   return out;
 }

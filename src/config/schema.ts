@@ -98,7 +98,13 @@ export const TelemetryConfig = Type.Object(
 export const BlipConfig = Type.Object(
   {
     identifier: Type.String({ minLength: 1, pattern: '^[^@\\s/]+$', description: "The human-attendance sub-bot's identifier (without @msging.net)." }),
-    accessKey: Type.String({ minLength: 1, description: 'The access key shown in the portal (base64), used for Authorization: Key.' }),
+    accessKey: Type.String({
+      minLength: 1,
+      pattern: '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$',
+      errorMessage:
+        "must be the access key as the Blip portal shows it, which is base64 (letters, digits, + and /, with at most two = at the end): not the 'Key …' header, and with no spaces or quotes",
+      description: 'The access key shown in the portal (base64), used for Authorization: Key.',
+    }),
     baseUrl: Type.String({ pattern: '^https?://', default: 'https://http.msging.net', description: 'The contract URL, e.g. https://acme.http.msging.net.' }),
     inboundToken: Secret('The token Blip must send on the messages and notifications URLs (a custom header in the portal).'),
     inboundHeader: Type.String({

@@ -4,7 +4,7 @@
  * real HTTP.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -140,7 +140,7 @@ describe('check-config --offline', () => {
       '  - server.prot: Unexpected property',
       '  - server.adminToken: Expected string length greater or equal to 16',
       '  - bots[0].blip.identifier: Expected required property',
-      '  - bots[0].helpdesk.secret: Expected string to match',
+      '  - bots[0].helpdesk.secret: must be whsec_ followed by the base64 of at least 24 random bytes',
     ]) {
       expect(res.stderr).toContain(line);
     }
@@ -153,7 +153,7 @@ describe('check-config --offline', () => {
     const res = await run(['check-config', '--offline'], { env: { BRIDGE_CONFIG: path } });
     expect(res.code).toBe(2);
     expect(res.stderr).toContain(`${path}: 1 problem(s)`);
-    expect(res.stderr).toContain('cannot read the file');
+    expect(res.stderr).toContain('BRIDGE_CONFIG names a file that does not exist');
   });
 });
 
@@ -226,15 +226,36 @@ describe('serve', () => {
     const cwd = mkdtempSync(join(dir, 'prod-'));
     const res = await run(['serve'], { env: { NODE_ENV: 'production', BRIDGE_CONFIG: path }, cwd });
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain(`no configuration file at ${path}`);
+    expect(res.stderr).toContain(`${path}: 1 problem(s)`);
+    expect(res.stderr).toContain('BRIDGE_CONFIG names a file that does not exist');
     expect(res.stdout).not.toContain('SANDBOX');
     expect(existsSync(join(cwd, 'data'))).toBe(false);
+    const noFile = await run(['serve'], { env: { NODE_ENV: 'production' }, cwd });
+    expect(noFile.code).toBe(2);
+    expect(noFile.stderr).toContain(`${join(cwd, 'bridge.yaml')}: 1 problem(s)`);
+  });
+
+  it('a BRIDGE_CONFIG that names a missing file is an error outside production too, never the sandbox', { timeout: TIMEOUT }, async () => {
+    const path = join(dir, 'typo-bridge.yaml');
+    const cwd = mkdtempSync(join(dir, 'typo-'));
+    for (const args of [['serve'], ['attendances'], ['migrate']]) {
+      const res = await run(args, { env: { BRIDGE_CONFIG: path }, cwd });
+      expect(res.code, args.join(' ')).toBe(2);
+      expect(res.stderr).toContain(`${path}: 1 problem(s)`);
+      expect(res.stderr).toContain('BRIDGE_CONFIG names a file that does not exist');
+      expect(res.stdout).not.toContain('SANDBOX');
+    }
+    expect(existsSync(join(cwd, 'data'))).toBe(false);
+    // The error sends the reader to a README section that exists.
+    const section = /README, "([^"]+)"/.exec((await run(['serve'], { env: { BRIDGE_CONFIG: path }, cwd })).stderr)?.[1];
+    expect(section).toBeDefined();
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n')).toContain(`## ${section}`);
   });
 
   it('starts the sandbox without a file, and the README walk-through works over HTTP', { timeout: 60_000 }, async () => {
     const cwd = mkdtempSync(join(dir, 'sandbox-'));
     const port = await freePortRun(3);
-    const child = start([], { env: { PORT: String(port), BRIDGE_CONFIG: join(cwd, 'bridge.yaml'), LOG_LEVEL: 'warn' }, cwd });
+    const child = start([], { env: { PORT: String(port), LOG_LEVEL: 'warn' }, cwd });
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -302,6 +323,18 @@ describe('serve', () => {
     // The sandbox's store is under the cwd it was started in.
     expect(existsSync(join(cwd, 'data', 'sandbox.db'))).toBe(true);
 
+    // With no bridge.yaml the admin commands read the sandbox's store: a table, or JSON.
+    const table = await run(['attendances'], { cwd, env: { PORT: String(port) } });
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stderr).toContain("using the sandbox's store");
+    const [head, row, total] = table.stdout.trim().split('\n');
+    expect(head).toMatch(/^ID +BOT +STATE +CUSTOMER +OPENED +CLOSED +REASON$/);
+    expect(row).toMatch(new RegExp(`^${attendanceId} +sandbox +closed +Maria Silva 5511999990001@wa\\.gw\\.msging\\.net +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d +\\d{4}-.* +agent$`));
+    expect(total).toBe('1 attendance(s), times in UTC');
+    const json = await run(['attendances', '--json'], { cwd, env: { PORT: String(port) } });
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject([{ id: attendanceId, bot: 'sandbox', state: 'closed', closeReason: 'agent' }]);
+
     child.kill('SIGTERM');
     const { code, signal } = await Promise.race([
       exited,
@@ -309,6 +342,28 @@ describe('serve', () => {
     ]);
     expect(signal).toBeNull();
     expect(code).toBe(0);
+
+    // Restarted, the sandbox begins from a clean store (the simulators forget everything) and says
+    // so; the walk-through works again from step 1.
+    const again = start([], { env: { PORT: String(port), LOG_LEVEL: 'warn' }, cwd });
+    let out = '';
+    again.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    await until(() => /\/_sim\/received\n═+\n/.test(out) || undefined, TIMEOUT, () => `the second banner\nstdout: ${out}`);
+    expect(out).toMatch(/store +sqlite:\.\/data\/sandbox\.db +\(emptied: each start begins clean/);
+    expect((await http('POST', `${blipUrl}${customerPath}`, { text: 'Hello again' })).status).toBe(200);
+    await until(
+      async () => {
+        const { body } = await http('GET', `${toolUrl}/_sim/events`);
+        return (body as { events: Array<{ type: string; data: any }> }).events.some((e) => e.type === 'customer.message' && e.data.message.content.text === 'Hello again') || undefined;
+      },
+      TIMEOUT,
+      () => 'the second attendance at the tool',
+    );
+    const ended2 = await http('POST', `${toolUrl}/_sim/attendances/latest/end`, {});
+    expect(ended2.status).toBe(202);
+    const listed = await run(['attendances', '--json'], { cwd, env: { PORT: String(port) } });
+    expect((JSON.parse(listed.stdout) as unknown[]).length).toBe(1);
+    again.kill('SIGTERM');
   });
 });
 

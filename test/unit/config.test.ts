@@ -316,6 +316,33 @@ describe('problems name their path', () => {
     expect(configError(() => load(file(raw))).problems.map((p) => p.slice(0, p.indexOf(':')))).toEqual(['bots[0].helpdesk.secret']);
   });
 
+  it.each([
+    ['no whsec_ prefix', Buffer.from('a-secret-of-at-least-24-bytes!!!').toString('base64')],
+    ['too few bytes', `whsec_${Buffer.from('only-16-bytes!!!').toString('base64')}`],
+    ['not base64', 'whsec_this is not base64 at all, is it? no it is not'],
+  ])('explains a bad secret (%s) in words, not as a regular expression, and never echoes it', (_name, secret) => {
+    const raw = minimal();
+    raw.bots[0]!['helpdesk'].secret = secret;
+    const [problem, ...more] = configError(() => load(file(raw))).problems;
+    expect(more).toEqual([]);
+    expect(problem).toMatch(/^bots\[0\]\.helpdesk\.secret: must be whsec_ followed by the base64 of at least 24 random bytes .*Generate one with: node -e/);
+    expect(problem).not.toMatch(/\^|\{4\}|match/);
+    expect(problem).not.toContain(secret);
+  });
+
+  it.each([
+    ['the Key header pasted whole', `Key ${Buffer.from('acme:secret').toString('base64')}`],
+    ['a quoted key', `"${Buffer.from('secret').toString('base64')}"`],
+    ['a key cut short', 'c2VjcmV0L'],
+  ])('refuses an accessKey that is not base64 (%s), in words, without echoing it', (_name, accessKey) => {
+    const raw = minimal();
+    raw.bots[0]!['blip'].accessKey = accessKey;
+    const [problem, ...more] = configError(() => load(file(raw))).problems;
+    expect(more).toEqual([]);
+    expect(problem).toMatch(/^bots\[0\]\.blip\.accessKey: must be the access key as the Blip portal shows it, which is base64/);
+    expect(problem).not.toContain(accessKey);
+  });
+
   it('reports duplicate bot ids', () => {
     const raw = minimal();
     raw.bots.push(structuredClone(raw.bots[0]!), { ...structuredClone(raw.bots[0]!), id: 'other' });

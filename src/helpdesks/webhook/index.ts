@@ -36,6 +36,9 @@ export const WebhookHelpdeskConfig = Type.Object(
     }),
     secret: Type.String({
       pattern: SECRET_PATTERN,
+      // Said in words: the pattern itself helps nobody (the loader shows this instead of it).
+      errorMessage:
+        "must be whsec_ followed by the base64 of at least 24 random bytes (letters, digits, + and /, with = padding only at the end; 32 bytes make 44 characters). Generate one with: node -e \"console.log('whsec_'+require('crypto').randomBytes(32).toString('base64'))\"",
       description:
         'Shared Standard Webhooks secret: `whsec_` followed by base64 of at least 24 random bytes. Signs our calls and verifies yours. ' +
         "Generate one with: node -e \"console.log('whsec_'+require('crypto').randomBytes(32).toString('base64'))\"",
