@@ -12,7 +12,7 @@ const on = { ...off, enabled: true };
 
 describe('tracingWanted', () => {
   it('is off by default: the config default and no variable', () => {
-    const cfg = parseConfig({ server: { adminToken: 'admin-token-0123456789' }, bots: [{ id: 'a', blip: { identifier: 'a', accessKey: 'k', inboundToken: 'inbound-token-0123456789' }, helpdesk: { type: 'webhook', url: 'http://127.0.0.1:1/x', secret: `whsec_${Buffer.from('a-tool-secret-of-at-least-24-bytes!!').toString('base64')}` } }] }, 'test');
+    const cfg = parseConfig({ server: { adminToken: 'admin-token-0123456789' }, bots: [{ id: 'a', blip: { identifier: 'a', accessKey: 'aw==', inboundToken: 'inbound-token-0123456789' }, helpdesk: { type: 'webhook', url: 'http://127.0.0.1:1/x', secret: `whsec_${Buffer.from('a-tool-secret-of-at-least-24-bytes!!').toString('base64')}` } }] }, 'test');
     expect(cfg.telemetry).toEqual({ enabled: false, serviceName: 'blip-helpdesk-bridge', sampleRatio: 1 });
     expect(tracingWanted(cfg.telemetry, {})).toBe(false);
   });
