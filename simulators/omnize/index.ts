@@ -10,7 +10,7 @@
  * Facts it follows are cited where each shape is built (fixtures.ts); guesses say UNVERIFIED.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { registerControlRoutes } from './control.js';
 import { Faults } from './faults.js';
 import {
@@ -18,20 +18,9 @@ import {
   DEFAULT_BASE_PATH,
   DEFAULT_DEPARTMENT,
   DEFAULT_EXTERNAL_BASE_PATH,
-  MSG,
-  clearedSent,
-  created,
-  departmentView,
-  error,
-  externalError,
-  finishSent,
-  messageCreated,
   messageTrigger,
   newHash,
-  onlineAgents,
   stateTrigger,
-  typingSent,
-  updated,
 } from './fixtures.js';
 import { HistoryFetcher } from './history.js';
 import type {
@@ -53,28 +42,12 @@ import type {
   TriggerRecord,
   WebhookRetryPolicy,
 } from './types.js';
-import * as V from './validate.js';
+import { type ApiHost, type RouteDef, buildRoutes, handle } from './routes.js';
 import { DEFAULT_RETRY, TriggerDispatcher } from './webhooks.js';
 
 export { DEFAULT_AGENT, DEFAULT_BASE_PATH, DEFAULT_DEPARTMENT, DEFAULT_EXTERNAL_BASE_PATH, TRIGGER_KEYS, checkHistory } from './fixtures.js';
 export type * from './types.js';
 
-type Answer = { status: number; body: unknown; headers?: Record<string, string> };
-interface Ctx {
-  params: string[];
-  query: URLSearchParams;
-  body: Record<string, unknown>;
-  /** Run after the answer is written (history fetch, auto-queue). */
-  after: Array<() => void>;
-}
-interface RouteDef {
-  method: 'GET' | 'POST' | 'PUT';
-  route: ApiRoute;
-  regex: RegExp;
-  /** Which page's error shape the route answers with. */
-  errorShape: 'interactions' | 'external';
-  handle: (ctx: Ctx) => Answer;
-}
 
 /** Every API route the simulator serves (the `failNext` keys besides `*`). */
 export const API_ROUTES: readonly ApiRoute[] = [
@@ -91,7 +64,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
 /** An agent message: plain text, or a file with its URL (interactions.md "Agent new message"). */
 export type AgentMessageInput = string | { type: MessageType; url?: string | null; content?: string; agent?: { id: number; name: string } };
 
-export class OmnizeSimulator {
+export class OmnizeSimulator implements ApiHost {
   /** Every API request (not `/_sim/`) and its answer, oldest first. */
   readonly requests: RecordedRequest[] = [];
   /** Every trigger the account produced, sent or not, oldest first. */
@@ -99,23 +72,33 @@ export class OmnizeSimulator {
   /** Every POST to the webhook URL (retries and redeliveries included), in the order they completed. */
   readonly deliveries: Delivery[] = [];
 
-  private readonly store = new Map<string, SimInteraction>();
-  private readonly faults = new Faults();
+  /** @internal (routes.ts) */
+  readonly store = new Map<string, SimInteraction>();
+  /** @internal (routes.ts) */
+  readonly faults = new Faults();
   private readonly dispatcher: TriggerDispatcher;
   private readonly historyFetcher: HistoryFetcher;
-  private readonly tokens: ReadonlySet<string>;
-  private readonly departments: SimDepartment[];
-  private readonly agents: SimAgent[];
-  private readonly basePath: string;
-  private readonly externalBasePath: string;
-  private readonly now: () => number;
-  private readonly routes: RouteDef[];
-  private readonly departmentCreatedAt: string;
+  /** @internal (routes.ts) */
+  readonly tokens: ReadonlySet<string>;
+  /** @internal (routes.ts) */
+  readonly departments: SimDepartment[];
+  /** @internal (routes.ts) */
+  readonly agents: SimAgent[];
+  /** @internal (routes.ts) */
+  readonly basePath: string;
+  /** @internal (routes.ts) */
+  readonly externalBasePath: string;
+  /** @internal (routes.ts) */
+  readonly now: () => number;
+  /** @internal (routes.ts) */
+  readonly routes: RouteDef[];
+  /** @internal (routes.ts) */
+  readonly departmentCreatedAt: string;
   private readonly pending = new Set<Promise<unknown>>();
   private app: FastifyInstance | undefined;
   private baseUrl: string | undefined;
 
-  constructor(private readonly options: OmnizeSimulatorOptions) {
+  constructor(readonly options: OmnizeSimulatorOptions) {
     if (options.tokens.length === 0 || options.tokens.some((t) => typeof t !== 'string' || t === '')) {
       throw new Error('OmnizeSimulator: at least one non-empty token');
     }
@@ -142,7 +125,7 @@ export class OmnizeSimulator {
     });
     this.dispatcher.url = options.webhookUrl;
     this.historyFetcher = new HistoryFetcher(options.historyTimeoutMs ?? 5_000, this.now);
-    this.routes = this.buildRoutes();
+    this.routes = buildRoutes(this);
   }
 
   // ─── lifecycle ──────────────────────────────────────────────────────────────────────────────
@@ -154,7 +137,7 @@ export class OmnizeSimulator {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
     registerControlRoutes(app, this);
-    app.all('/*', (req, reply) => this.handle(req, reply));
+    app.all('/*', (req, reply) => handle(this, req, reply));
     const address = await app.listen({ host: '127.0.0.1', port });
     this.app = app;
     this.baseUrl = address.replace('localhost', '127.0.0.1');
@@ -380,220 +363,30 @@ export class OmnizeSimulator {
     this.faults.latencyMs = Math.max(0, ms);
   }
 
-  // ─── the API ────────────────────────────────────────────────────────────────────────────────
-
-  private async handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    if (this.faults.down === 'reset') {
-      reply.hijack();
-      req.raw.socket.destroy();
-      this.logLine(`${req.method} ${req.url} → connection reset (down)`);
-      return undefined;
-    }
-    if (this.faults.latencyMs > 0) await sleep(this.faults.latencyMs);
-
-    const [rawPath = '/', rawQuery = ''] = req.url.split('?', 2) as [string, string?];
-    const path = rawPath.length > 1 ? rawPath.replace(/\/+$/, '') : rawPath;
-    const query = new URLSearchParams(rawQuery);
-    const raw = typeof req.body === 'string' ? req.body : '';
-    let body: unknown = raw;
-    let badJson = false;
-    if (raw !== '') {
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        badJson = true;
-      }
-    }
-    const match = this.match(req.method, path);
-    const after: Array<() => void> = [];
-    const shape = match?.def.errorShape ?? 'interactions';
-    const fail = (status: number, message: string, headers?: Record<string, string>): Answer => ({
-      status,
-      body: shape === 'external' ? externalError(status, message) : error(status, message),
-      ...(headers ? { headers } : {}),
-    });
-
-    const answer = ((): Answer => {
-      if (typeof this.faults.down === 'number') return fail(this.faults.down, `Service unavailable (${this.faults.down})`);
-      const injected = this.faults.take(match?.def.route);
-      if (injected) {
-        return fail(
-          injected.status,
-          `Injected ${injected.status}`,
-          injected.retryAfter !== undefined ? { 'retry-after': String(injected.retryAfter) } : undefined,
-        );
-      }
-      if (!match) return fail(404, MSG.routeNotFound); // UNVERIFIED: body of an unknown route
-      if (badJson) return fail(400, MSG.badJson); // UNVERIFIED: status and body for malformed JSON
-      const obj = V.isObject(body) ? body : {};
-      // Token: in the JSON body (interactions.md, every route); in the query string for GETs
-      // (departments.md, agent.md: `?token={yourAPIToken}`). A POST/PUT with the token only in the
-      // query string is refused (UNVERIFIED: the doc never shows it).
-      const token = match.def.method === 'GET' ? (query.get('token') ?? undefined) : V.bodyToken(obj);
-      if (!token || !this.tokens.has(token)) return fail(this.options.tokenErrorStatus ?? 422, MSG.invalidToken);
-      return match.def.handle({ params: match.params, query, body: obj, after });
-    })();
-
-    this.requests.push({
-      at: this.now(),
-      method: req.method,
-      path,
-      query: rawQuery,
-      route: match?.def.route,
-      headers: { ...req.headers },
-      body: raw === '' ? '' : badJson ? raw : body,
-      status: answer.status,
-      response: answer.body,
-    });
-    this.logLine(`${req.method} ${path} → ${answer.status}`);
-    reply.code(answer.status);
-    if (answer.headers) reply.headers(answer.headers);
-    // History fetch and auto-queue start once the answer is on the wire, as a real server's would.
-    if (after.length > 0) reply.raw.once('finish', () => after.forEach((f) => f()));
-    return reply.type('application/json; charset=utf-8').send(JSON.stringify(answer.body));
-  }
-
-  private match(method: string, path: string): { def: RouteDef; params: string[] } | undefined {
-    for (const def of this.routes) {
-      if (def.method !== method) continue;
-      const m = def.regex.exec(path);
-      if (m) return { def, params: m.slice(1).map((p) => decodeURIComponent(p)) };
-    }
-    return undefined;
-  }
-
-  private buildRoutes(): RouteDef[] {
-    const r = (route: ApiRoute, handle: RouteDef['handle'], base = this.basePath, errorShape: RouteDef['errorShape'] = 'interactions'): RouteDef => {
-      const [method, template] = route.split(' ') as [RouteDef['method'], string];
-      const regex = new RegExp(`^${escapeRegex(base)}${template.replace(/\{[^}]+\}/g, '([^/]+)')}$`);
-      return { method, route, regex, errorShape, handle };
-    };
-    return [
-      r('POST /interactions', (c) => this.startInteraction(c)),
-      r('PUT /interactions/{hash}', (c) => this.updateInteraction(c)),
-      r('POST /interactions/{hash}/messages', (c) => this.customerMessage(c)),
-      r('PUT /interactions/{hash}/typing', (c) => this.customerTyping(c, true)),
-      r('PUT /interactions/{hash}/cleared', (c) => this.customerTyping(c, false)),
-      r('PUT /interactions/{hash}/finish', (c) => this.apiFinish(c)),
-      r('GET /agents/online', (c) => this.getOnlineAgents(c)),
-      r('GET /departments', () => this.getDepartments(), this.externalBasePath, 'external'),
-    ];
-  }
-
-  /** interactions.md "Start interaction". */
-  private startInteraction({ body, after }: Ctx): Answer {
-    const v = V.startInteraction(body);
-    if (!v.ok) return { status: 422, body: error(422, v.message) };
-    // "Id of an active department from your account".
-    const dep = this.departments.find((d) => d.id === v.value.departmentId && d.active !== false);
-    if (!dep) return { status: 422, body: error(422, MSG.departmentNotFound) };
-    const rec: SimInteraction = {
-      hash: newHash(),
-      createdAt: this.now(),
-      department: { id: dep.id, name: dep.name },
-      mediaType: v.value.mediaType,
-      ...(v.value.customer ? { customer: v.value.customer } : {}),
-      extra: v.value.extra,
-      ...(v.value.externalHistory ? { externalHistory: v.value.externalHistory } : {}),
-      state: 'created',
-      messages: [],
-      customerTyping: false,
-      agentTyping: false,
-      history: [],
-    };
-    this.store.set(rec.hash, rec);
-    const fetchOn = this.options.fetchHistoryOn ?? 'create';
-    if (fetchOn === 'create' && rec.externalHistory) after.push(() => this.track(this.fetchInto(rec)));
-    if (this.options.autoQueue) {
-      after.push(() => {
-        if (rec.state !== 'created') return;
-        rec.state = 'queued';
-        rec.position = this.queuePosition(rec);
-        this.track(this.send(rec, 'queued', stateTrigger(rec.hash, 'queued', rec.extra, rec.position)));
-      });
-    }
-    // HTTP 200: the doc shows the body only (UNVERIFIED: 200 vs 201).
-    return { status: 200, body: created(rec.hash) };
-  }
-
-  /** interactions.md "Update interaction". Allowed on a finished interaction (rating comes after the end; UNVERIFIED). */
-  private updateInteraction({ params, body }: Ctx): Answer {
-    const rec = this.store.get(params[0]!);
-    if (!rec) return { status: 404, body: error(404, MSG.notFound) };
-    const v = V.updateInteraction(body);
-    if (!v.ok) return { status: 422, body: error(422, v.message) };
-    if (v.value.mood) rec.mood = v.value.mood;
-    if (v.value.tagIds) rec.tagIds = v.value.tagIds;
-    if (v.value.customerKey !== undefined) rec.customerKey = v.value.customerKey;
-    if (v.value.note !== undefined) rec.note = v.value.note;
-    return { status: 200, body: updated() };
-  }
-
-  /** interactions.md "Send message". No trigger: the triggers are the agent's side only. */
-  private customerMessage({ params, body }: Ctx): Answer {
-    const rec = this.store.get(params[0]!);
-    if (!rec) return { status: 404, body: error(404, MSG.notFound) };
-    const v = V.sendMessage(body);
-    if (!v.ok) return { status: 422, body: error(422, v.message) };
-    if (rec.finished) return { status: 422, body: error(422, MSG.finished) };
-    rec.messages.push({ hash: newHash(), direction: 'customer', content: v.value.content, type: v.value.type, url: v.value.url, at: this.now() });
-    rec.customerTyping = false;
-    return { status: 200, body: messageCreated(rec.hash) };
-  }
-
-  /** interactions.md "Notify when client typing" / "Notify when client stop typing". */
-  private customerTyping({ params }: Ctx, on: boolean): Answer {
-    const rec = this.store.get(params[0]!);
-    if (!rec) return { status: 404, body: error(404, MSG.notFound) };
-    if (rec.finished) return { status: 422, body: error(422, MSG.finished) };
-    rec.customerTyping = on;
-    return { status: 200, body: on ? typingSent() : clearedSent() };
-  }
-
-  /** interactions.md "Finish Interaction". Sends `finished` only with `finishedTriggerOnApiFinish` (UNVERIFIED). */
-  private apiFinish({ params, after }: Ctx): Answer {
-    const rec = this.store.get(params[0]!);
-    if (!rec) return { status: 404, body: error(404, MSG.notFound) };
-    if (rec.finished) return { status: 422, body: error(422, MSG.finished) };
-    this.finishRecord(rec, 'api');
-    if (this.options.finishedTriggerOnApiFinish) after.push(() => this.track(this.send(rec, 'finished', stateTrigger(rec.hash, 'finished', rec.extra))));
-    return { status: 200, body: finishSent() };
-  }
-
-  /** agent.md "Get Online Agents": `department_id` optional, "Id of an active department". */
-  private getOnlineAgents({ query }: Ctx): Answer {
-    const raw = query.get('department_id');
-    if (raw === null || raw === '') return { status: 200, body: onlineAgents(this.allAgents()) };
-    const dep = this.departments.find((d) => String(d.id) === raw && d.active !== false);
-    if (!dep) return { status: 422, body: error(422, MSG.departmentNotFound) };
-    return { status: 200, body: onlineAgents(this.departmentAgents(dep.id)) };
-  }
-
-  /** departments.md "Get Departments": a bare array, inactive departments included (`state: 0`). */
-  private getDepartments(): Answer {
-    return { status: 200, body: this.departments.map((d) => departmentView(d, this.departmentAgents(d.id), this.departmentCreatedAt)) };
-  }
-
   // ─── helpers ────────────────────────────────────────────────────────────────────────────────
 
-  private departmentAgents(id: number): SimAgent[] {
+  /** @internal (routes.ts) */
+  departmentAgents(id: number): SimAgent[] {
     return this.departments.find((d) => d.id === id)?.agents ?? this.agents;
   }
 
-  private allAgents(): SimAgent[] {
+  /** @internal (routes.ts) */
+  allAgents(): SimAgent[] {
     const seen = new Map<number, SimAgent>();
     for (const a of this.agents) seen.set(a.id, a);
     for (const d of this.departments) for (const a of d.agents ?? []) if (!seen.has(a.id)) seen.set(a.id, a);
     return [...seen.values()];
   }
 
-  private queuePosition(rec: SimInteraction): number {
+  /** @internal (routes.ts) */
+  queuePosition(rec: SimInteraction): number {
     const queued = [...this.store.values()].filter((x) => x.department.id === rec.department.id && x.state === 'queued');
     const i = queued.findIndex((x) => x.hash === rec.hash);
     return i < 0 ? queued.length + 1 : i + 1;
   }
 
-  private finishRecord(rec: SimInteraction, by: 'agent' | 'api'): void {
+  /** @internal (routes.ts) */
+  finishRecord(rec: SimInteraction, by: 'agent' | 'api'): void {
     rec.state = 'finished';
     rec.finished = { by, at: this.now() };
     rec.customerTyping = false;
@@ -601,21 +394,24 @@ export class OmnizeSimulator {
     delete rec.position;
   }
 
-  private async fetchInto(rec: SimInteraction): Promise<HistoryFetch> {
+  /** @internal (routes.ts) */
+  async fetchInto(rec: SimInteraction): Promise<HistoryFetch> {
     const f = await this.historyFetcher.fetch(rec.externalHistory!);
     rec.history.push(f);
     this.logLine(`external_history ${f.url} → ${f.status || f.error} (${f.valid ? 'valid' : f.problems.join('; ')})`);
     return structuredClone(f);
   }
 
-  private async send(rec: SimInteraction, event: TriggerEvent, payload: TriggerPayload): Promise<ActionResult> {
+  /** @internal (routes.ts) */
+  async send(rec: SimInteraction, event: TriggerEvent, payload: TriggerPayload): Promise<ActionResult> {
     const { record, first } = this.dispatcher.emit(event, rec.hash, payload);
     this.triggers.push(record);
     const delivery = await first;
     return { interaction: structuredClone(rec), trigger: record, ...(delivery ? { delivery } : {}) };
   }
 
-  private track(p: Promise<unknown>): void {
+  /** @internal (routes.ts) */
+  track(p: Promise<unknown>): void {
     const t = p.catch((e: unknown) => this.logLine(`background task failed: ${e instanceof Error ? e.message : String(e)}`));
     this.pending.add(t);
     void t.finally(() => this.pending.delete(t));
@@ -640,7 +436,8 @@ export class OmnizeSimulator {
     return rec;
   }
 
-  private logLine(line: string): void {
+  /** @internal (routes.ts) */
+  logLine(line: string): void {
     if (this.options.log) process.stderr.write(`[omnize-sim] ${line}\n`);
   }
 }
@@ -653,10 +450,6 @@ export function isStateTrigger(p: TriggerPayload): p is StateTriggerPayload {
 function normalisePath(p: string): string {
   if (p === '' || p === '/') return '';
   return ('/' + p.replace(/^\/+/, '')).replace(/\/+$/, '');
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function fileName(url: string): string {
