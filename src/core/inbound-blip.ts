@@ -48,7 +48,7 @@ export async function receiveBlipMessage(core: Core, botId: string, env: Message
           // Nobody is at work: tell the customer and hand them back at once; nothing is opened in
           // the helpdesk, and the message is logged (not forwarded) and acknowledged to Blip.
           await afterEnd(q, att, messageId, env.id, converted.content, now);
-          await beginClose(core, q, att, 'outside-hours', now);
+          await beginClose(core, q, att, 'outside-hours', now, false);
           core.log.info({ bot: botId, attendance: att.id, customer: address }, 'hand-off outside business hours: customer handed back');
           return { outcome: 'accepted', attendanceId: att.id };
         }

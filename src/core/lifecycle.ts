@@ -76,7 +76,15 @@ export function farewell(p: Policy, reason: CloseReason): string | undefined {
  * attendance); the helpdesk hears of it on its own lane, behind what is still queued for it.
  * False when the attendance was no longer opening or open.
  */
-export async function beginClose(core: Core, q: Queries, att: AttendanceRow, reason: CloseReason, now: number): Promise<boolean> {
+export async function beginClose(
+  core: Core,
+  q: Queries,
+  att: AttendanceRow,
+  reason: CloseReason,
+  now: number,
+  /** False when the helpdesk was never asked to open it (outside hours): nothing to tell it. */
+  helpdeskKnows = true,
+): Promise<boolean> {
   if (att.state !== 'opening' && att.state !== 'open') return false;
   if (!(await transition(q, att, 'closing', { close_reason: reason, closed_at: now }, now))) return false;
   await q.cancelTimers(att.id);
@@ -84,7 +92,7 @@ export async function beginClose(core: Core, q: Queries, att: AttendanceRow, rea
   const text = farewell(bot.policy, reason);
   if (text) await systemText(q, att, text, now);
   await enqueue(q, att, redirect, { reason }, now);
-  if (bot.adapter.close) await enqueue(q, att, helpdeskClose, { reason }, now);
+  if (bot.adapter.close && helpdeskKnows) await enqueue(q, att, helpdeskClose, { reason }, now);
   core.hooks.closing(att.bot_id, reason);
   core.log.info({ bot: att.bot_id, attendance: att.id, reason }, 'attendance closing');
   return true;

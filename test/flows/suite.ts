@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IDENTIFIER, ROUTER, until } from '../helpers/harness.js';
+import { TestClock } from '../helpers/clock.js';
 import { startWorld, type FlowWorld, type HelpdeskFixture } from './world.js';
 
 const REDIRECT = 'application/vnd.lime.redirect+json';
@@ -12,7 +13,16 @@ const REDIRECT = 'application/vnd.lime.redirect+json';
 async function stored(w: FlowWorld): Promise<string> {
   const db = w.bridge.store.kysely;
   const counts = await Promise.all(
-    (['attendances', 'messages', 'deliveries', 'dedupe'] as const).map(async (t) => Number((await db.selectFrom(t).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)),
+    (['attendances', 'messages', 'deliveries', 'dedupe'] as const).map(async (t) =>
+      Number(
+        (
+          await db
+            .selectFrom(t)
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      ),
+    ),
   );
   return counts.join(',');
 }
@@ -53,7 +63,10 @@ export function flowSuite(makeFixture: () => HelpdeskFixture): void {
       // A Blip-Desk-shaped ticket for the main bot (blip.redirectContext defaults to ticket).
       expect(redirect.body.content).toMatchObject({
         address: 'principal',
-        context: { type: 'application/vnd.iris.ticket+json', value: { status: 'ClosedAttendant', closeReason: 'agent', externalId: expect.any(String), customerIdentity: customer } },
+        context: {
+          type: 'application/vnd.iris.ticket+json',
+          value: { status: 'ClosedAttendant', closeReason: 'agent', externalId: expect.any(String), customerIdentity: customer },
+        },
       });
       const got = w.blip.messagesTo(customer).map((r) => (r.body.type === REDIRECT ? 'REDIRECT' : r.body.content));
       expect(got.filter((x) => typeof x === 'string')).toEqual(['reply one', 'reply two', 'reply three', 'Goodbye!', 'REDIRECT']);
@@ -85,6 +98,90 @@ export function flowSuite(makeFixture: () => HelpdeskFixture): void {
       const before = await stored(w);
       expect(await w.helpdesk.driver.forgedWebhook()).toBe(401);
       expect(await stored(w)).toBe(before);
+    });
+  });
+
+  describe(`shared lifecycle: ${name}`, () => {
+    let w: FlowWorld | undefined;
+    afterEach(async () => {
+      await w?.stop();
+      w = undefined;
+    });
+
+    /** Fires what is due once the lanes are idle (advancing past in-flight leases would fake a frozen replica). */
+    async function later(world: FlowWorld, clock: TestClock, by: string): Promise<void> {
+      await until(
+        async () => world.bridge.worker.inFlight === 0 && (await world.admin('GET', '/admin/deliveries?state=pending')).body.deliveries.length === 0,
+        10_000,
+        'lanes idle',
+      );
+      clock.advance(by);
+      await world.bridge.bridge.timers.runDue();
+    }
+
+    it('a customer who goes quiet is reminded, then closed: the helpdesk shows the close, the customer gets the farewell and the Redirect', async () => {
+      const clock = new TestClock(Date.parse('2027-03-08T13:00:00Z'));
+      const fixture = makeFixture();
+      w = await startWorld(fixture, {
+        clock,
+        bot: {
+          attendance: {
+            transcriptMessages: 5,
+            inactivity: { remindAfter: '5m', closeAfter: '10m' },
+            messages: { closed: 'Goodbye!', reminder: 'Still there?', inactive: 'Closing for inactivity.' },
+          },
+        },
+      });
+      const world = w;
+      const customer = '5511987650011@wa.gw.msging.net';
+      world.blip.addCustomer({ originator: customer });
+      await world.blip.customerSays(customer, IDENTIFIER, { type: 'text/plain', content: 'I need a person' });
+      const { key } = await fixture.driver.waitOpened(customer);
+      await fixture.driver.reply(key, 'How can I help?');
+      await world.blip.waitFor((r) => r.body?.content === 'How can I help?', 10_000);
+      await later(world, clock, '5m');
+      await world.blip.waitFor((r) => r.body?.content === 'Still there?', 10_000);
+      await later(world, clock, '5m');
+      const redirect = await world.blip.waitFor(
+        (r) => r.body?.type === REDIRECT && r.body?.to !== undefined && world.blip.messagesTo(customer).some((m) => m.body.id === r.body.id),
+        10_000,
+      );
+      expect(redirect.body.content.context.value).toMatchObject({ closeReason: 'customer-inactive', status: 'ClosedClientInactivity' });
+      const texts = world.blip.messagesTo(customer).map((r) => (r.body.type === REDIRECT ? 'REDIRECT' : r.body.content));
+      expect(texts.filter((t) => typeof t === 'string')).toEqual(['How can I help?', 'Still there?', 'Closing for inactivity.', 'REDIRECT']);
+      // The helpdesk shows the close its own way, with the reason for the agent.
+      expect(fixture.driver.waitClosedByBridge, `${name}: the fixture must show the bridge's close`).toBeDefined();
+      const shown = await fixture.driver.waitClosedByBridge!(key);
+      expect(shown.note).toMatch(/customer-inactive/);
+    });
+
+    it('outside business hours the customer is told and handed back at once; nothing is opened in the helpdesk', async () => {
+      const clock = new TestClock(Date.parse('2027-03-07T15:00:00Z')); // a Sunday
+      const fixture = makeFixture();
+      w = await startWorld(fixture, {
+        clock,
+        bot: {
+          attendance: {
+            timeZone: 'America/Sao_Paulo',
+            hours: { 'mon-fri': ['08:00-18:00'] },
+            outsideHours: 'handback',
+            messages: { outsideHours: 'We are closed now.' },
+          },
+        },
+      });
+      const world = w;
+      const customer = '5511987650012@wa.gw.msging.net';
+      world.blip.addCustomer({ originator: customer });
+      const said = await world.blip.customerSays(customer, IDENTIFIER, { type: 'text/plain', content: 'hello?' });
+      expect(said.status).toBe(202);
+      await until(() => world.blip.messagesTo(customer).some((r) => r.body.type === REDIRECT), 10_000, 'the Redirect');
+      const texts = world.blip.messagesTo(customer).map((r) => (r.body.type === REDIRECT ? 'REDIRECT' : r.body.content));
+      expect(texts).toEqual(['We are closed now.', 'REDIRECT']);
+      const list = await world.admin('GET', '/admin/attendances');
+      const att = await world.admin('GET', `/admin/attendances/${list.body.attendances[0].id}`);
+      expect(att.body).toMatchObject({ closeReason: 'outside-hours', helpdesk: null });
+      // Not one call to the helpdesk was queued.
+      expect(att.body.deliveries.filter((d: { lane: string }) => d.lane === 'to-helpdesk')).toEqual([]);
     });
   });
 }

@@ -41,6 +41,11 @@ function webhookFixture(): HelpdeskFixture {
         // Standard Webhooks retries keep the webhook-id and sign again.
         return (await tool.postRaw(text, tool.sign(text, last.webhookId))).status;
       },
+      async waitClosedByBridge(key) {
+        // The tool's own view: attendance.closed with the reason (docs/helpdesks/webhook.md).
+        const ev = await until(() => tool.eventsOfType('attendance.closed').find((e) => e.data.attendanceId === key), 10_000, 'attendance.closed');
+        return { note: `attendance.closed: ${ev.data.reason}` };
+      },
       async forgedWebhook() {
         const key = [...tool.attendances.keys()].at(-1) ?? 'none';
         const body = { type: 'agent.message', timestamp: new Date().toISOString(), data: { attendanceId: key, message: { id: 'forged-1', content: { type: 'text', text: 'forged' } } } };

@@ -11,6 +11,7 @@ import { request } from 'undici';
 import { BlipSimulator } from '../../simulators/blip/index.js';
 import { buildApp, type BridgeApp } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
+import type { Clock } from '../../src/core/context.js';
 import { ACCESS_KEY, ADMIN_TOKEN, BOT, IDENTIFIER, INBOUND_TOKEN, ROUTER } from '../helpers/harness.js';
 
 /** What a test can make the agent do and see, whatever the helpdesk. */
@@ -59,6 +60,8 @@ export interface WorldOptions {
   delivery?: Record<string, unknown>;
   /** Other top-level config keys, e.g. `media: { allowedHosts: ['127.0.0.1'] }` for adapters that download attachments. */
   config?: Record<string, unknown>;
+  /** The lifecycle's clock (test/helpers/clock.ts). */
+  clock?: Clock;
 }
 
 export async function startWorld(helpdesk: HelpdeskFixture, opts: WorldOptions = {}): Promise<FlowWorld> {
@@ -85,7 +88,7 @@ export async function startWorld(helpdesk: HelpdeskFixture, opts: WorldOptions =
     },
     `flow:${helpdesk.name}`,
   );
-  const bridge = await buildApp(config, { logger: pino({ level: process.env['TEST_LOG'] ?? 'silent' }) });
+  const bridge = await buildApp(config, { logger: pino({ level: process.env['TEST_LOG'] ?? 'silent' }), ...(opts.clock ? { clock: opts.clock } : {}) });
   const url = await bridge.app.listen({ port: 0, host: '127.0.0.1' });
   blip.setBotUrls(IDENTIFIER, {
     messagesUrl: `${url}/blip/${BOT}/messages`,
