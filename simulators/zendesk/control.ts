@@ -8,6 +8,7 @@ import type { ZendeskSimulator } from './index.js';
 import { messageJson } from './sunco-shapes.js';
 import type { TicketStatus } from './support.js';
 import { loopbackOnly, controlBody as parse } from '../common/control.js';
+import { commentJson, ticketJson, userJson } from './support-shapes.js';
 
 const STATUSES = new Set(['new', 'open', 'pending', 'hold', 'solved', 'closed']);
 
@@ -47,10 +48,10 @@ export function registerControlRoutes(app: FastifyInstance, sim: ZendeskSimulato
           tickets: sim.messagingTickets,
         },
         support: {
-          users: [...sim.support.users.values()].map((u) => sim.support.userJson(u)),
+          users: [...sim.support.users.values()].map((u) => userJson(sim.support, u)),
           tickets: [...sim.support.tickets.values()].map((t) => ({
-            ...sim.support.ticketJson(t),
-            comments: t.comments.map((c) => sim.support.commentJson(c)),
+            ...ticketJson(sim.support, t),
+            comments: t.comments.map((c) => commentJson(sim.support, c)),
           })),
         },
       }));
@@ -107,7 +108,7 @@ export function registerControlRoutes(app: FastifyInstance, sim: ZendeskSimulato
         const id = ticketId(req.params.id);
         const t = id !== undefined ? sim.ticket(id) : undefined;
         return t
-          ? { ...sim.support.ticketJson(t), comments: t.comments.map((c) => sim.support.commentJson(c)) }
+          ? { ...ticketJson(sim.support, t), comments: t.comments.map((c) => commentJson(sim.support, c)) }
           : reply.code(404).send({ error: 'unknown ticket' });
       });
       /** `{text, public?, html?, status?}`; `public: false` is an internal note. */
@@ -122,7 +123,7 @@ export function registerControlRoutes(app: FastifyInstance, sim: ZendeskSimulato
           ...(typeof b['html'] === 'string' ? { html: b['html'] } : {}),
           ...(typeof b['status'] === 'string' && STATUSES.has(b['status']) ? { status: b['status'] as TicketStatus } : {}),
         };
-        return act(reply, () => sim.support.commentJson(sim.agentComment(id, text, opts)));
+        return act(reply, () => commentJson(sim.support, sim.agentComment(id, text, opts)));
       });
       /** `{status}`. */
       r.post<{ Params: { id: string } }>('/support/tickets/:id/status', async (req, reply) => {
@@ -132,7 +133,7 @@ export function registerControlRoutes(app: FastifyInstance, sim: ZendeskSimulato
         if (typeof status !== 'string' || !STATUSES.has(status))
           return reply.code(400).send({ error: 'body must be {"status": "open|pending|hold|solved|closed"}' });
         if (id === undefined || Number.isNaN(id)) return reply.code(404).send({ error: 'no ticket yet' });
-        return act(reply, () => sim.support.ticketJson(sim.setStatus(id, status as TicketStatus)));
+        return act(reply, () => ticketJson(sim.support, sim.setStatus(id, status as TicketStatus)));
       });
     },
     { prefix: '/_sim' },

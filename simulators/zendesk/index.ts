@@ -25,6 +25,7 @@ import { untilIdle, type ScDeliveryAttempt, type ScEvent } from './sunco-webhook
 import { Support, type SupportOptions, type TicketStatus, type ZdComment, type ZdTicket } from './support.js';
 import type { SupportDeliveryAttempt } from './support-webhooks.js';
 import { agentReply, agentTyping, closeTicket, endSession, solveTicket } from './sunco-agent.js';
+import { agentComment, setStatus } from './support-agent.js';
 
 export { AGENT_WORKSPACE, ANSWER_BOT, SUNCO_EMITTED_TRIGGERS, type AgentMedia, type ScEmitted, type SunCoKey, type SunCoOptions } from './sunco.js';
 export { authenticateSunCo, sunCoJwt } from './sunco-auth.js';
@@ -324,11 +325,11 @@ export class ZendeskSimulator {
       attachments?: Array<{ fileName: string; contentType: string; data: Buffer | string }>;
     } = {},
   ): ZdComment {
-    return this.support.agentComment(ticketId, text, opts);
+    return agentComment(this.support, ticketId, text, opts);
   }
 
   setStatus(ticketId: number, status: TicketStatus, opts: { agentId?: number } = {}): ZdTicket {
-    return this.support.setStatus(ticketId, status, opts);
+    return setStatus(this.support, ticketId, status, opts);
   }
 
   // ─── the HTTP side ──────────────────────────────────────────────────────────────────────────
