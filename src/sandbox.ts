@@ -48,9 +48,20 @@ export function sandboxConfig(port = sandboxPort(), host = '127.0.0.1'): Config 
             inboundToken: SANDBOX.inboundToken,
           },
           helpdesk: { type: 'webhook', url: `http://${host}:${port + 2}/bridge`, secret: SANDBOX.toolSecret },
+          // Short timers, so a walk-through shows them within minutes (README, "Try it").
           attendance: {
             transcriptMessages: 30,
-            messages: { opened: 'You are now talking to a person. (sandbox)', closed: 'Thanks for talking to us! Back to the bot now.' },
+            inactivity: { remindAfter: '1m', closeAfter: '3m' },
+            waitingForAgent: { notifyAfter: '2m', handBackAfter: '10m' },
+            maxDuration: '1h',
+            messages: {
+              opened: 'You are now talking to a person. (sandbox)',
+              closed: 'Thanks for talking to us! Back to the bot now.',
+              reminder: 'Are you still there? This chat closes after 3 quiet minutes. (sandbox)',
+              inactive: 'Closing this chat: no answer for 3 minutes. Back to the bot now. (sandbox)',
+              waiting: 'Still looking for a free agent… (sandbox)',
+              noAgents: 'No agent answered in 10 minutes; back to the bot. (sandbox)',
+            },
           },
         },
       ],
