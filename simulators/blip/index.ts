@@ -350,7 +350,7 @@ export class BlipSimulator {
    * Resolves with the first received request matching `predicate` — already received or future.
    * Only accepted requests (2xx) are considered unless `includeRejected`.
    */
-  waitFor(predicate: (r: Received) => boolean, timeoutMs = 5_000, opts: WaitOptions = {}): Promise<Received> {
+  waitFor(predicate: (r: Received) => boolean, timeoutMs = 15_000, opts: WaitOptions = {}): Promise<Received> {
     const match = (r: Received) => (opts.includeRejected || (r.status >= 200 && r.status < 300)) && predicate(r);
     const found = this.all.find(match);
     if (found) return Promise.resolve(found);

@@ -255,7 +255,7 @@ export class IntercomSimulator {
    * Resolves with the first truthy value of `probe(this)`, polling; rejects after `timeoutMs`.
    * e.g. `await sim.waitFor((s) => s.notifications.find((n) => n.state === 'delivered'))`.
    */
-  async waitFor<T>(probe: (sim: this) => T | undefined | null | false, timeoutMs = 5_000): Promise<T> {
+  async waitFor<T>(probe: (sim: this) => T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const v = probe(this);

@@ -227,7 +227,7 @@ export class OmnizeSimulator implements ApiHost {
    * Resolves with the first truthy `probe(this)`, polling; rejects after `timeoutMs`.
    * e.g. `await sim.waitFor((s) => s.interaction(h)?.history[0])`.
    */
-  async waitFor<T>(probe: (sim: this) => T | undefined | null | false, timeoutMs = 5_000): Promise<T> {
+  async waitFor<T>(probe: (sim: this) => T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const v = probe(this);

@@ -226,7 +226,7 @@ export class ServiceNowSimulator implements Host {
   }
 
   /** Resolves with the first truthy `probe(this)`, polling; rejects after `timeoutMs`. */
-  async waitFor<T>(probe: (sim: this) => T | undefined | null | false, timeoutMs = 5_000): Promise<T> {
+  async waitFor<T>(probe: (sim: this) => T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const v = probe(this);

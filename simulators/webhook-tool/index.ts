@@ -166,7 +166,7 @@ export class WebhookToolSimulator {
   }
 
   /** Resolves when `predicate(this)` holds, polling; rejects after `timeoutMs`. */
-  async waitFor(predicate: (sim: this) => boolean, timeoutMs = 5_000): Promise<void> {
+  async waitFor(predicate: (sim: this) => boolean, timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate(this)) {
       if (Date.now() > deadline) throw new Error(`WebhookToolSimulator.waitFor: condition not met within ${timeoutMs} ms`);

@@ -209,7 +209,7 @@ export class ZendeskSimulator {
    * Resolves with the first truthy value `probe(sim)` returns, polling; rejects after `timeoutMs`.
    * E.g. `await sim.waitFor((s) => s.suncoEvents('switchboard:passControl')[0])`.
    */
-  async waitFor<T>(probe: (sim: this) => T | undefined | null | false, timeoutMs = 5_000): Promise<T> {
+  async waitFor<T>(probe: (sim: this) => T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const v = probe(this);
