@@ -109,6 +109,9 @@ async function offlineBridge(config: Config): Promise<{ bridge: Bridge; close: (
 async function adminConfig(): Promise<Config> {
   if (!sandboxInstead()) return loadRequired();
   const { SANDBOX, sandboxConfig } = await import('./sandbox.js');
+  if (!existsSync(SANDBOX.store)) {
+    throw new ConfigError(configPath(), [`there is no configuration file, and no sandbox store (${SANDBOX.store}) to read either: start the sandbox with npm start (README, "Try it in the sandbox") or create the file (README, "Connect a real Blip router").`]);
+  }
   console.error(`no ${configPath()}: using the sandbox's store (${SANDBOX.store})`);
   return sandboxConfig();
 }

@@ -246,6 +246,11 @@ describe('serve', () => {
       expect(res.stdout).not.toContain('SANDBOX');
     }
     expect(existsSync(join(cwd, 'data'))).toBe(false);
+    // No file and no sandbox store yet: the admin commands say where to start, and create nothing.
+    const nothing = await run(['attendances'], { cwd });
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain('no sandbox store');
+    expect(existsSync(join(cwd, 'data'))).toBe(false);
     // The error sends the reader to a README section that exists.
     const section = /README, "([^"]+)"/.exec((await run(['serve'], { env: { BRIDGE_CONFIG: path }, cwd })).stderr)?.[1];
     expect(section).toBeDefined();
