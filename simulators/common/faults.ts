@@ -25,9 +25,12 @@ export class Faults<R extends string, F extends Injected = Injected> {
     this.queued.set(route, q);
   }
 
-  /** Consumes one injected failure for this route (its own rules first, then `*`). */
-  take(route: R | '*' | undefined): (F & { count: number }) | undefined {
-    for (const key of route !== undefined && route !== '*' ? [route, '*' as const] : ['*' as const]) {
+  /**
+   * Consumes one injected failure for this route: its own rules first, then those of `wider` routes
+   * in order (e.g. a whole API, `sc:*`), then `*`.
+   */
+  take(route: R | '*' | undefined, wider: readonly R[] = []): (F & { count: number }) | undefined {
+    for (const key of route !== undefined && route !== '*' ? [route, ...wider, '*' as const] : ['*' as const]) {
       const q = this.queued.get(key);
       const head = q?.[0];
       if (!q || !head) continue;

@@ -3,6 +3,7 @@
  * injected statuses per operation, an outage, latency. Operation names are the vendor's own
  * operationIds: SunCo's from the OpenAPI description, Support's from Zendesk's API reference.
  */
+import { Faults as CommonFaults } from '../common/faults.js';
 
 export type SunCoOperation =
   | 'GetApp'
@@ -38,44 +39,22 @@ export interface InjectedFailure {
   retryAfter?: number | string;
 }
 
-interface Pending {
-  status: number;
-  remaining: number;
-  retryAfter?: string;
-}
-
-export class Faults {
-  private readonly queued = new Map<SimRoute, Pending[]>();
-  /** `reset` destroys the connection (what an outage looks like to undici); a number answers with it. */
-  down: false | 'reset' | number = false;
-  latencyMs = 0;
-
-  /** Rules queue up per route: `failNext(r, {count: 2})` twice fails the next four requests to r. */
-  failNext(route: SimRoute, f: InjectedFailure): void {
-    const count = f.count ?? 1;
-    if (!Number.isInteger(count) || count < 1) throw new Error('failNext: count must be a positive integer');
-    if (!Number.isInteger(f.status) || f.status < 100 || f.status > 599) throw new Error('failNext: status must be an HTTP status');
-    const q = this.queued.get(route) ?? [];
-    q.push({ status: f.status, remaining: count, ...(f.retryAfter !== undefined ? { retryAfter: String(f.retryAfter) } : {}) });
-    this.queued.set(route, q);
+/**
+ * The simulators' shared failure queue (simulators/common/faults.ts), with Zendesk's routes: an
+ * operation's own rules first, then its API's (`sc:*`, `support:*`), then `*`.
+ */
+export class Faults extends CommonFaults<SimRoute, { status: number; count?: number; retryAfter?: string }> {
+  override failNext(route: SimRoute, f: InjectedFailure): void {
+    super.failNext(route, {
+      status: f.status,
+      ...(f.count !== undefined ? { count: f.count } : {}),
+      ...(f.retryAfter !== undefined ? { retryAfter: String(f.retryAfter) } : {}),
+    });
   }
 
-  /** Consumes one injected failure for this operation: the most specific rule first. */
-  take(api: 'sc' | 'support', op: string): { status: number; retryAfter?: string } | undefined {
-    for (const key of [`${api}:${op}`, `${api}:*`, '*'] as SimRoute[]) {
-      const q = this.queued.get(key);
-      const head = q?.[0];
-      if (!q || !head) continue;
-      head.remaining -= 1;
-      if (head.remaining === 0) q.shift();
-      return { status: head.status, ...(head.retryAfter !== undefined ? { retryAfter: head.retryAfter } : {}) };
-    }
-    return undefined;
-  }
-
-  clear(): void {
-    this.queued.clear();
-    this.down = false;
-    this.latencyMs = 0;
+  /** Consumes one injected failure for this operation. */
+  takeFor(api: 'sc' | 'support', op: string): { status: number; retryAfter?: string } | undefined {
+    const head = this.take(`${api}:${op}` as SimRoute, [`${api}:*`]);
+    return head && { status: head.status, ...(head.retryAfter !== undefined ? { retryAfter: head.retryAfter } : {}) };
   }
 }

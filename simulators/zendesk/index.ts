@@ -384,7 +384,7 @@ export class ZendeskSimulator {
 
   private async answer<Ctx>(api: 'sc' | 'support', found: ReturnType<typeof match<Ctx>>, req: SimRequest, op: string): Promise<SimResponse> {
     if (typeof this.faults.down === 'number') return apiError(api, this.faults.down);
-    const injected = typeof found === 'object' ? this.faults.take(api, op) : undefined;
+    const injected = typeof found === 'object' ? this.faults.takeFor(api, op) : undefined;
     if (injected) return apiError(api, injected.status, injected.retryAfter);
     const authorization = header(req.headers, 'authorization');
     if (api === 'sc') {
