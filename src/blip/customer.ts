@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { BotConfig } from '../config/schema.js';
 import type { Customer, TranscriptEntry } from '../helpdesks/adapter.js';
 import { limeToContent } from '../core/convert.js';
+import { SENSITIVE_PLACEHOLDER } from '../core/sensitive.js';
 import { MIME, domainOf } from '../lime/envelope.js';
 import type { BlipClient } from './client.js';
 
@@ -102,7 +103,8 @@ export async function readTranscript(
     if (typeof item.type !== 'string') continue;
     if (typeof item.id === 'string' && exclude.has(item.id)) continue;
     if (item.type === MIME.chatstate || item.type === MIME.redirect) continue;
-    const converted = limeToContent(item.type, item.content);
+    // What the customer sent as sensitive in the bot conversation stays out of the transcript.
+    const converted = item.type === MIME.sensitive ? ({ kind: 'content', content: SENSITIVE_PLACEHOLDER } as const) : limeToContent(item.type, item.content);
     if (converted.kind !== 'content') continue;
     const at = typeof item.date === 'string' && !Number.isNaN(Date.parse(item.date)) ? item.date : new Date(0).toISOString();
     if (Date.parse(at) >= before) continue;

@@ -25,6 +25,7 @@ import { receiveHelpdeskEvents, type HelpdeskInbound } from './inbound-helpdesk.
 import { beginClose } from './lifecycle.js';
 import { Links } from './links.js';
 import { createRuntime, type BotRuntime } from './runtime.js';
+import { sealingKey } from './sensitive.js';
 import { TimerRunner } from './timers.js';
 
 export type { BotRuntime } from './runtime.js';
@@ -46,7 +47,7 @@ export class Bridge implements Executor {
   ) {
     this.links = new Links(config.server.publicUrl, config.server.adminToken);
     for (const bot of config.bots) this.bots.set(bot.id, createRuntime(bot, http, log, config.delivery.timeoutMs, config.media, this.links));
-    this.core = new Core(store, this.bots, log, clock);
+    this.core = new Core(store, this.bots, log, clock, sealingKey(config.server.adminToken));
     this.timers = new TimerRunner(this.core, Math.min(1000, config.delivery.pollIntervalMs));
   }
 

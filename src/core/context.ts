@@ -31,6 +31,8 @@ export class Core {
     readonly bots: ReadonlyMap<string, BotRuntime>,
     readonly log: Logger,
     readonly clock: Clock,
+    /** Seals sensitive contents at rest (src/core/sensitive.ts). */
+    readonly sealKey: Buffer,
   ) {}
 
   bot(id: string): BotRuntime {

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { customerFromEnvelope } from '../blip/customer.js';
 import { BridgeError } from '../http/errors.js';
-import { identityOf, type MessageEnvelope, type NotificationEnvelope } from '../lime/envelope.js';
+import { MIME, identityOf, type MessageEnvelope, type NotificationEnvelope } from '../lime/envelope.js';
 import type { Queries } from '../store/store.js';
 import { createAttendance } from './attendance.js';
 import type { Core } from './context.js';
@@ -20,6 +20,7 @@ import { beginClose, onCustomerMessage, onHandOff } from './lifecycle.js';
 import { systemText } from './messages.js';
 import { isOpenAt } from './policy.js';
 import { FAILURES } from './reasons.js';
+import { SENSITIVE_PLACEHOLDER, seal } from './sensitive.js';
 
 export type Inbound = { outcome: 'accepted' | 'duplicate'; attendanceId?: string };
 
@@ -30,6 +31,9 @@ export async function receiveBlipMessage(core: Core, botId: string, env: Message
   if (converted.kind === 'invalid') throw new BridgeError('BRIDGE_ERR_INVALID_CONTENT', `${env.type}: ${converted.error}`);
   const address = identityOf(env.from);
   const now = core.clock.now();
+  // Sealed before it is written anywhere; a message never forwarded keeps only the placeholder.
+  const sensitive = env.type === MIME.sensitive && converted.kind === 'content';
+  const stored = sensitive && converted.kind === 'content' ? seal(converted.content, core.sealKey) : undefined;
   const result = await retryOnUniqueViolation(() =>
     core.store.transaction(async (q): Promise<Inbound> => {
       if (env.id !== undefined && !(await q.claimDedupe(botId, 'blip-message', env.id, now))) return { outcome: 'duplicate' };
@@ -47,7 +51,7 @@ export async function receiveBlipMessage(core: Core, botId: string, env: Message
         if (!inHours && bot.policy.outsideHours === 'handback') {
           // Nobody is at work: tell the customer and hand them back at once; nothing is opened in
           // the helpdesk, and the message is logged (not forwarded) and acknowledged to Blip.
-          await afterEnd(q, att, messageId, env.id, converted.content, now);
+          await afterEnd(q, att, messageId, env.id, sensitive ? SENSITIVE_PLACEHOLDER : converted.content, now);
           await beginClose(core, q, att, 'outside-hours', now, false);
           core.log.info({ bot: botId, attendance: att.id, customer: address }, 'hand-off outside business hours: customer handed back');
           return { outcome: 'accepted', attendanceId: att.id };
@@ -60,10 +64,10 @@ export async function receiveBlipMessage(core: Core, botId: string, env: Message
       if (att.state === 'closing') {
         // The Redirect is on its way: the helpdesk has ended. Keep it in the log and acknowledge
         // it to Blip so nothing looks lost; it is not forwarded to a closed conversation.
-        await afterEnd(q, att, messageId, env.id, converted.content, now);
+        await afterEnd(q, att, messageId, env.id, sensitive ? SENSITIVE_PLACEHOLDER : converted.content, now);
         return { outcome: 'accepted', attendanceId: att.id };
       }
-      await q.insertMessage({ id: messageId, attendance_id: att.id, direction: 'customer', source_id: env.id ?? null, content: converted.content, status: 'received', created_at: now });
+      await q.insertMessage({ id: messageId, attendance_id: att.id, direction: 'customer', source_id: env.id ?? null, content: stored ?? converted.content, status: 'received', created_at: now });
       await enqueue(q, att, customerMessage, { messageId }, now);
       await onCustomerMessage(q, att, bot.policy, now);
       return { outcome: 'accepted', attendanceId: att.id };

@@ -6,6 +6,7 @@ import { DeliveryError } from '../delivery/errors.js';
 import type { Customer, HelpdeskRef } from '../helpdesks/adapter.js';
 import type { AttendanceRow, MessageRow } from '../store/schema.js';
 import type { Content } from './content.js';
+import { shown } from './sensitive.js';
 
 export function customerOf(att: Pick<AttendanceRow, 'customer'>): Customer {
   return JSON.parse(att.customer) as Customer;
@@ -22,8 +23,9 @@ export function requireRef(att: Pick<AttendanceRow, 'id' | 'helpdesk_ref'>): Hel
   return ref;
 }
 
+/** A message's content as the outside may see it: a sealed sensitive one is its placeholder. */
 export function contentOf(m: Pick<MessageRow, 'content'>): Content {
-  return JSON.parse(m.content) as Content;
+  return shown(JSON.parse(m.content)) as Content;
 }
 
 export function agentOf(att: Pick<AttendanceRow, 'agent'>): { id?: string; name?: string; email?: string; team?: string } | undefined {

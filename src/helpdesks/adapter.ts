@@ -59,6 +59,8 @@ export interface OutgoingMessage {
   id: string;
   at: string;
   content: Content;
+  /** The customer sent it as sensitive (LIME sensitive): mark it so where the helpdesk can; we keep only a placeholder once it is delivered. */
+  sensitive?: boolean;
 }
 
 /**

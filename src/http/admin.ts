@@ -6,6 +6,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Bridge } from '../core/bridge.js';
 import { CLOSE_REASONS } from '../helpdesks/adapter.js';
+import { shown } from '../core/sensitive.js';
 import type { AttendanceRow, DeliveryRow, MessageRow } from '../store/schema.js';
 import { BridgeError } from './errors.js';
 import { Validator, parseJson } from './body.js';
@@ -63,7 +64,8 @@ function messageView(m: MessageRow) {
     vendorId: m.vendor_id,
     status: m.status,
     at: new Date(Number(m.created_at)).toISOString(),
-    content: JSON.parse(m.content) as unknown,
+    // A sensitive message shows as its placeholder, sealed or not (src/core/sensitive.ts).
+    content: shown(JSON.parse(m.content)),
   };
 }
 

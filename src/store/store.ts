@@ -201,10 +201,11 @@ export class Queries {
     await this.hot('insertMessage', Object.values(row), () => this.db.insertInto('messages').values(row));
   }
 
-  async updateMessage(id: string, patch: { status?: string; vendor_id?: string | null }, now: number): Promise<void> {
-    const set: { status?: string; vendor_id?: string | null; updated_at?: number } = {};
+  async updateMessage(id: string, patch: { status?: string; vendor_id?: string | null; content?: unknown }, now: number): Promise<void> {
+    const set: { status?: string; vendor_id?: string | null; content?: string; updated_at?: number } = {};
     if (patch.status !== undefined) set.status = patch.status;
     if (patch.vendor_id !== undefined) set.vendor_id = patch.vendor_id;
+    if (patch.content !== undefined) set.content = JSON.stringify(patch.content);
     set.updated_at = now;
     await this.hot(`updateMessage:${Object.keys(set).join(',')}`, [...Object.values(set), id], () => this.db.updateTable('messages').set(set).where('id', '=', id));
   }

@@ -8,6 +8,7 @@ import { DeliveryError } from '../../delivery/errors.js';
 import type { MessageRow } from '../../store/schema.js';
 import { FAILURES } from '../reasons.js';
 import { contentOf, requireRef } from '../rows.js';
+import { SENSITIVE_PLACEHOLDER, isSealed, unseal } from '../sensitive.js';
 import { blipNotification } from './blip-notification.js';
 import { defineKind, enqueue, payloadOf } from './kind.js';
 
@@ -29,12 +30,18 @@ export const customerMessage = defineKind({
       if (!m) throw new DeliveryError(`message ${id} does not exist`, false);
       rows.push(m);
     }
-    const outgoing = rows.map((m) => ({ id: m.id, at: new Date(Number(m.created_at)).toISOString(), content: contentOf(m) }));
+    const outgoing = rows.map((m) => {
+      const stored: unknown = JSON.parse(m.content);
+      const at = new Date(Number(m.created_at)).toISOString();
+      return isSealed(stored) ? { id: m.id, at, content: unseal(stored, core.sealKey), sensitive: true } : { id: m.id, at, content: contentOf(m) };
+    });
     const { vendorMessageId } = outgoing.length > 1 && bot.adapter.deliverBatch ? await bot.adapter.deliverBatch(ref, info, outgoing, call) : await bot.adapter.deliver(ref, info, outgoing[0]!, call);
     return async (q, now) => {
       for (const f of followers) await q.markDone(f.id, now);
-      for (const m of rows) {
-        await q.updateMessage(m.id, { status: 'delivered', vendor_id: vendorMessageId ?? null }, now);
+      for (const [i, m] of rows.entries()) {
+        // The helpdesk has it: the sealed content goes, the placeholder stays.
+        if (outgoing[i]!.sensitive) await q.updateMessage(m.id, { status: 'delivered', vendor_id: vendorMessageId ?? null, content: SENSITIVE_PLACEHOLDER }, now);
+        else await q.updateMessage(m.id, { status: 'delivered', vendor_id: vendorMessageId ?? null }, now);
         if (m.source_id) await enqueue(q, att, blipNotification, { id: m.source_id, event: 'consumed' }, now);
       }
     };

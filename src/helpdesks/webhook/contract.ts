@@ -115,6 +115,12 @@ export const CustomerMessage = event(
           id: Id('Our message id: the same on every retry.'),
           at: DateTime('When the customer sent it.'),
           content: Content,
+          sensitive: Type.Optional(
+            Type.Literal(true, {
+              description:
+                'The customer sent it as sensitive (a password, a card number): show it to the agent, do not store it where you can avoid it. The bridge keeps only a placeholder once you have it.',
+            }),
+          ),
         },
         open,
       ),

@@ -150,7 +150,7 @@ export const webhookAdapter: AdapterDefinition<WebhookHelpdeskConfig> = {
           {
             type: 'customer.message',
             timestamp: message.at,
-            data: { attendanceId: attendance.id, message: { id: message.id, at: message.at, content: message.content } },
+            data: { attendanceId: attendance.id, message: { id: message.id, at: message.at, content: message.content, ...(message.sensitive ? { sensitive: true } : {}) } },
           },
           headerSafeId('msg_', message.id),
         );
