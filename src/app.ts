@@ -30,6 +30,8 @@ export interface BuildOptions {
   worker?: boolean;
   /** The lifecycle's clock (tests inject one to move time without sleeping). */
   clock?: Clock;
+  /** More routes on the same server (the sandbox's playground), registered before it is ready. */
+  routes?: (app: FastifyInstance, running: { bridge: Bridge; store: Store }) => Promise<void>;
 }
 
 export interface BridgeApp {
@@ -184,6 +186,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(adminRoutes, { bridge, sessions });
   await app.register(consoleRoutes, { bridge, metrics, sessions });
   await app.register(transcriptRoutes, { store, links: bridge.links });
+  if (opts.routes) await app.register(async (scope) => opts.routes!(scope as unknown as FastifyInstance, { bridge, store }));
   await app.ready();
 
   if (opts.worker !== false) {

@@ -3,7 +3,8 @@
  * blip-helpdesk-bridge <command>
  *   serve (default)        serve BRIDGE_CONFIG (default ./bridge.yaml); no ./bridge.yaml, no
  *                          BRIDGE_CONFIG and not production → the sandbox. A BRIDGE_CONFIG that
- *                          names a missing file is an error in every mode.
+ *                          names a missing file is an error in every mode. --helpdesk <type> (or
+ *                          SANDBOX_HELPDESK): the helpdesk simulator the sandbox plays.
  *   check-config [file]    validate the file, then check credentials against Blip and the helpdesk
  *                          (--offline: validation only)
  *   migrate                apply pending store migrations and exit
@@ -26,7 +27,7 @@ import { BridgeError } from './http/errors.js';
 import { openStore } from './store/engines.js';
 import { shutdownOn } from './shutdown.js';
 
-const USAGE = `usage: blip-helpdesk-bridge [serve | check-config [file] [--offline] | migrate | attendances [--state S] [--bot B] [--json] | close <attendance-id> | dead | retry <delivery-id> | purge [days]]`;
+const USAGE = `usage: blip-helpdesk-bridge [serve [--helpdesk <type>] | check-config [file] [--offline] | migrate | attendances [--state S] [--bot B] [--json] | close <attendance-id> | dead | retry <delivery-id> | purge [days]]`;
 
 function configPath(arg?: string): string {
   return resolve(arg ?? (process.env['BRIDGE_CONFIG'] || './bridge.yaml'));
@@ -57,10 +58,13 @@ function loadRequired(path = configPath()): Config {
   return loadConfigFile(path);
 }
 
-async function serve(): Promise<void> {
+async function serve(args: string[]): Promise<void> {
+  const helpdesk = flag(args, '--helpdesk');
+  if (args.includes('--helpdesk') && !helpdesk) throw new BridgeError('BRIDGE_ERR_INVALID_REQUEST', '--helpdesk needs a helpdesk type (e.g. --helpdesk servicenow)');
+  if (helpdesk && !sandboxInstead()) throw new BridgeError('BRIDGE_ERR_INVALID_REQUEST', `--helpdesk chooses the sandbox's helpdesk, but ${configPath()} is served (the sandbox runs only without a configuration file, outside production)`);
   if (sandboxInstead()) {
     const { startSandbox } = await import('./sandbox.js');
-    await startSandbox();
+    await startSandbox(helpdesk ? { helpdesk } : {});
     return;
   }
   const path = configPath();
@@ -135,7 +139,7 @@ async function main(): Promise<number> {
   const [command = 'serve', ...args] = process.argv.slice(2);
   switch (command) {
     case 'serve':
-      await serve();
+      await serve(args);
       return -1;
     case 'check-config':
       return checkConfig(args);

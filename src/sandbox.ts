@@ -1,13 +1,16 @@
 /**
- * The sandbox: the real service wired to in-process simulators of Blip and of a custom tool, so a
- * newcomer can try the whole loop with curl (README, "Try it"). Started by `npm start` when there is
- * no bridge.yaml outside production. Ports: the service on PORT (default 8080), the Blip simulator
- * on PORT+1, the tool simulator on PORT+2.
+ * The sandbox: the real service wired to in-process simulators of Blip and of a helpdesk (the
+ * custom tool by default, or any with a playground desk: `--helpdesk <type>` or SANDBOX_HELPDESK),
+ * so a newcomer can try the whole loop in the playground page or with curl (README, "Try it").
+ * Started by `npm start` when there is no bridge.yaml outside production. Ports: the service (with
+ * /playground and /console) on PORT (default 8080), the Blip simulator on PORT+1, the helpdesk
+ * simulator on PORT+2.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { BlipSimulator } from '../simulators/blip/index.js';
-import { WebhookToolSimulator } from '../simulators/webhook-tool/index.js';
 import { buildApp, makeLogger } from './app.js';
+import { DESKS } from './playground/desk.js';
+import { playgroundRoutes } from './playground/routes.js';
 import { shutdownOn } from './shutdown.js';
 import { parseConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -27,27 +30,42 @@ export const SANDBOX = {
 
 const SANDBOX_FILES = [SANDBOX.store, `${SANDBOX.store}-wal`, `${SANDBOX.store}-shm`];
 
+/** The helpdesk the sandbox plays: `--helpdesk <type>`, else SANDBOX_HELPDESK, else the custom tool. */
+export function sandboxHelpdesk(flag: string | undefined): string {
+  const type = flag ?? (process.env['SANDBOX_HELPDESK'] || 'webhook');
+  if (!Object.hasOwn(DESKS, type)) throw new Error(`--helpdesk / SANDBOX_HELPDESK: the sandbox plays ${Object.keys(DESKS).join(', ')} (got ${JSON.stringify(type)})`);
+  return type;
+}
+
 /**
  * The sandbox's configuration; the admin commands use it too, to read the sandbox's store when
  * there is no bridge.yaml. The simulators are on PORT+1 and PORT+2.
  */
-export function sandboxConfig(port = sandboxPort(), host = '127.0.0.1'): Config {
+export function sandboxConfig(
+  port = sandboxPort(),
+  host = '127.0.0.1',
+  over: { helpdesk?: Record<string, unknown>; storeUrl?: string; blipUrl?: string; logLevel?: string } = {},
+): Config {
+  const helpdesk = over.helpdesk ?? { type: 'webhook', url: `http://${host}:${port + 2}/bridge`, secret: SANDBOX.toolSecret };
   return parseConfig(
     {
       server: { port, host, adminToken: SANDBOX.adminToken, publicUrl: `http://${host}:${port}` },
-      store: { url: `sqlite:${SANDBOX.store}` },
-      log: { level: process.env['LOG_LEVEL'] ?? 'info' },
+      store: { url: over.storeUrl ?? `sqlite:${SANDBOX.store}` },
+      log: { level: over.logLevel ?? process.env['LOG_LEVEL'] ?? 'info' },
       delivery: { baseDelayMs: 200, maxAttempts: 6 },
+      // The playground's picture is served by the sandbox itself; adapters that re-upload
+      // customer attachments may fetch it (sandbox only: live deployments keep Blip's hosts).
+      media: { allowedHosts: [host, 'blipmediastore.blob.core.windows.net', '.msging.net', '.blip.ai'] },
       bots: [
         {
           id: SANDBOX.bot,
           blip: {
             identifier: SANDBOX.identifier,
             accessKey: SANDBOX.accessKey,
-            baseUrl: `http://${host}:${port + 1}`,
+            baseUrl: over.blipUrl ?? `http://${host}:${port + 1}`,
             inboundToken: SANDBOX.inboundToken,
           },
-          helpdesk: { type: 'webhook', url: `http://${host}:${port + 2}/bridge`, secret: SANDBOX.toolSecret },
+          helpdesk,
           // Short timers, so a walk-through shows them within minutes (README, "Try it").
           attendance: {
             transcriptMessages: 30,
@@ -78,30 +96,67 @@ function sandboxPort(): number {
   return port;
 }
 
-export async function startSandbox(): Promise<void> {
-  const port = sandboxPort();
+export interface SandboxOptions {
+  /** The service's port; the simulators take the next two. 0: three free ports (tests). */
+  port: number;
+  helpdesk: string;
+  /** Default ./data/sandbox.db, emptied first (the simulators start empty too). */
+  storeUrl?: string;
+  /** Default LOG_LEVEL or info. */
+  logLevel?: string;
+}
+
+export interface Sandbox {
+  bridgeUrl: string;
+  blipUrl: string;
+  deskUrl: string;
+  /** The default store existed and was emptied. */
+  wiped: boolean;
+  close(): Promise<void>;
+}
+
+/** The sandbox's world, listening; startSandbox adds the banner and the signal handling. */
+export async function createSandbox(opts: SandboxOptions): Promise<Sandbox> {
+  const { port } = opts;
+  const next = (n: number) => (port === 0 ? 0 : port + n);
   const host = '127.0.0.1';
   const blip = new BlipSimulator({
     bots: [{ identifier: SANDBOX.identifier, accessKey: SANDBOX.accessKey, router: SANDBOX.router, service: SANDBOX.service }],
     notifyDispatched: true,
   });
-  const blipUrl = await blip.start(port + 1);
-  const tool = new WebhookToolSimulator({ secret: SANDBOX.toolSecret });
-  const toolUrl = await tool.start(port + 2);
+  const blipUrl = await blip.start(next(1));
+  const desk = DESKS[opts.helpdesk]!(SANDBOX.toolSecret);
+  const helpdesk = await desk.start(next(2), host);
 
   // The simulators start empty, so a store left by a previous run would name attendances and
   // tunnels they have never heard of: every start begins from a clean store, and says so.
-  const wiped = SANDBOX_FILES.some((f) => existsSync(f));
-  for (const f of SANDBOX_FILES) rmSync(f, { force: true });
-  const config = sandboxConfig(port, host);
-  const running = await buildApp(config, { logger: makeLogger(config.log.level) });
+  let wiped = false;
+  if (!opts.storeUrl) {
+    wiped = SANDBOX_FILES.some((f) => existsSync(f));
+    for (const f of SANDBOX_FILES) rmSync(f, { force: true });
+  }
+  const config = sandboxConfig(port, host, { helpdesk, blipUrl, ...(opts.storeUrl ? { storeUrl: opts.storeUrl } : {}), ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) });
+  const running = await buildApp(config, {
+    logger: makeLogger(config.log.level),
+    routes: (app) =>
+      playgroundRoutes(app, {
+        blip,
+        desk,
+        bot: SANDBOX.bot,
+        identifier: SANDBOX.identifier,
+        customer: { originator: SANDBOX.customer, name: 'Maria Silva' },
+        humanService: SANDBOX.service,
+        adminToken: SANDBOX.adminToken,
+        attendance: config.bots[0]!.attendance,
+      }),
+  });
   const bridgeUrl = await running.app.listen({ port, host });
   blip.setBotUrls(SANDBOX.identifier, {
     messagesUrl: `${bridgeUrl}/blip/${SANDBOX.bot}/messages`,
     notificationsUrl: `${bridgeUrl}/blip/${SANDBOX.bot}/notifications`,
     headers: { authorization: `Bearer ${SANDBOX.inboundToken}` },
   });
-  tool.setBridgeWebhookUrl(`${bridgeUrl}/helpdesk/${SANDBOX.bot}/webhook`);
+  desk.connect(bridgeUrl, SANDBOX.bot);
   blip.addCustomer({
     originator: SANDBOX.customer,
     name: 'Maria Silva',
@@ -120,6 +175,23 @@ export async function startSandbox(): Promise<void> {
     ],
   });
 
+  return {
+    bridgeUrl,
+    blipUrl,
+    deskUrl: desk.url,
+    wiped,
+    async close() {
+      await running.close();
+      await blip.stop();
+      await desk.stop();
+    },
+  };
+}
+
+export async function startSandbox(options: { helpdesk?: string } = {}): Promise<void> {
+  const helpdesk = sandboxHelpdesk(options.helpdesk);
+  const sandbox = await createSandbox({ port: sandboxPort(), helpdesk });
+  const { bridgeUrl, blipUrl, deskUrl: toolUrl, wiped } = sandbox;
   const line = '═'.repeat(78);
   const enc = encodeURIComponent(SANDBOX.customer);
   process.stdout.write(
@@ -131,10 +203,16 @@ export async function startSandbox(): Promise<void> {
       line,
       `  bridge          ${bridgeUrl}   (admin token: ${SANDBOX.adminToken})`,
       `  Blip simulator  ${blipUrl}   (bot "${SANDBOX.bot}", inbound token: ${SANDBOX.inboundToken})`,
-      `  tool simulator  ${toolUrl}   (custom tool, type: webhook)`,
+      helpdesk === 'webhook' ? `  tool simulator  ${toolUrl}   (custom tool, type: webhook; --helpdesk ${Object.keys(DESKS).join(' | ')})` : `  ${helpdesk} simulator  ${toolUrl}`,
       `  store           sqlite:${SANDBOX.store}   (${wiped ? 'emptied: each start begins clean, like the simulators' : 'new'})`,
       '',
-      '  Try it (README, "Try it in the sandbox"):',
+      `  Playground: open ${bridgeUrl}/playground  (the customer's phone and the agent's desk)`,
+      `  Console:    open ${bridgeUrl}/console     (admin token: ${SANDBOX.adminToken})`,
+      ...(helpdesk !== 'webhook'
+        ? []
+        : [
+            '',
+            '  Or with curl (README, "Try it in the sandbox"):',
       `   1. the customer says hello:`,
       `      curl -s -XPOST ${blipUrl}/_sim/customers/${enc}/messages -H 'content-type: application/json' -d '{"text":"Hello, I need help"}'`,
       `   2. the tool received the attendance; note its id:`,
@@ -144,13 +222,10 @@ export async function startSandbox(): Promise<void> {
       `      curl -s -XPOST ${toolUrl}/_sim/attendances/latest/end -H 'content-type: application/json' -d '{}'`,
       `   4. what Blip received (the reply, then the Redirect):`,
       `      curl -s ${blipUrl}/_sim/received`,
+          ]),
       line,
       '',
     ].join('\n'),
   );
-  shutdownOn(async () => {
-    await running.close();
-    await blip.stop();
-    await tool.stop();
-  }, running.app.log);
+  shutdownOn(sandbox.close, makeLogger('info'));
 }

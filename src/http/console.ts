@@ -4,14 +4,11 @@
  * the admin API: each bot's checks, backlog and metrics, and an attendance's bot transcript. The
  * console reads everything else through /admin/* with its session cookie (http/session.ts).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Bridge } from '../core/bridge.js';
 import type { TranscriptEntry } from '../helpdesks/adapter.js';
+import { Assets } from './assets.js';
 import { Validator, parseJson } from './body.js';
 import { BridgeError } from './errors.js';
 import type { Metrics } from './metrics.js';
@@ -25,47 +22,6 @@ const BotId = new Validator(Type.String({ minLength: 1, maxLength: 64 }), 'BRIDG
 const BACKLOG_CAP = 1000;
 const CHECK_TIMEOUT_MS = 10_000;
 
-const ASSETS: Record<string, string> = {
-  'index.html': 'text/html; charset=utf-8',
-  'app.js': 'text/javascript; charset=utf-8',
-  'app.css': 'text/css; charset=utf-8',
-};
-
-/**
- * Scripts and styles from this origin only; pictures also from the media hosts customers' and
- * agents' attachments live on; the page cannot be framed (clickjacking of the replay buttons).
- */
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-interface Asset {
-  body: Buffer;
-  type: string;
-  etag: string;
-}
-
-/** The build output, found from this file whether it runs from src/ (tests) or dist/src/. */
-export function consoleBuildDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  // From dist/src/http the walk stops at the repository (dist/ has no package.json).
-  return join(dir, 'dist', 'console');
-}
-
-function loadAssets(dir: string): Map<string, Asset> | string {
-  const out = new Map<string, Asset>();
-  for (const [name, type] of Object.entries(ASSETS)) {
-    const path = join(dir, name);
-    if (!existsSync(path)) return `the console is not built (${path} is missing): run npm run build`;
-    const body = readFileSync(path);
-    out.set(name, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` });
-  }
-  return out;
-}
-
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_r, reject) => {
@@ -76,28 +32,13 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 export async function consoleRoutes(app: FastifyInstance, opts: { bridge: Bridge; metrics: Metrics; sessions: ConsoleSessions; assetsDir?: string }): Promise<void> {
   const { bridge, metrics, sessions } = opts;
-  const assets = loadAssets(opts.assetsDir ?? consoleBuildDir());
-
-  function send(reply: FastifyReply, name: string, ifNoneMatch: string | undefined) {
-    if (typeof assets === 'string') throw new BridgeError('BRIDGE_ERR_NOT_READY', assets);
-    const a = assets.get(name)!;
-    void reply
-      .header('content-security-policy', CSP)
-      .header('x-content-type-options', 'nosniff')
-      .header('referrer-policy', 'no-referrer')
-      .header('x-frame-options', 'DENY')
-      .header('cache-control', 'no-cache')
-      .header('etag', a.etag);
-    if (ifNoneMatch === a.etag) return reply.code(304).send();
-    return reply.type(a.type).send(a.body);
-  }
-
+  const assets = new Assets(['index.html', 'app.js', 'app.css'], opts.assetsDir);
   // The page is public (it holds no data); everything it shows comes through the API after login.
-  app.get('/console', async (req, reply) => send(reply, 'index.html', req.headers['if-none-match']));
-  app.get('/console/', async (req, reply) => send(reply, 'index.html', req.headers['if-none-match']));
+  app.get('/console', async (req, reply) => assets.send(reply, 'index.html', req.headers['if-none-match']));
+  app.get('/console/', async (req, reply) => assets.send(reply, 'index.html', req.headers['if-none-match']));
   app.get<{ Params: { name: string } }>('/console/assets/:name', async (req, reply) => {
-    if (!Object.hasOwn(ASSETS, req.params.name) || req.params.name === 'index.html') throw new BridgeError('BRIDGE_ERR_NOT_FOUND', `no console asset "${req.params.name}"`);
-    return send(reply, req.params.name, req.headers['if-none-match']);
+    if (req.params.name === 'index.html') throw new BridgeError('BRIDGE_ERR_NOT_FOUND', 'no console asset "index.html"');
+    return assets.send(reply, req.params.name, req.headers['if-none-match']);
   });
 
   app.post('/console/session', async (req, reply) => {
