@@ -557,11 +557,38 @@ export class Store extends Queries {
     // Replicas starting together queue on the migrator's lock; PostgreSQL's lock_timeout (a session
     // bound, engines.ts) ends such a wait after a couple of seconds, so the wait is repeated here
     // for as long as a migration may reasonably take.
+    if (this.engine === 'sqlite') return this.migrateSqlite();
     const giveUpAt = Date.now() + MIGRATION_LOCK_WAIT_MS;
     for (;;) {
       const { error, results } = await this.migrator().migrateToLatest();
       if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
       if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE || Date.now() > giveUpAt) throw error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  /**
+   * SQLite's DDL is transactional, but Kysely's SQLite adapter does not say so, and its Migrator
+   * then runs steps outside any transaction: a step failing halfway would leave half a schema,
+   * and a crash between a step and its record would run it again. Here each step runs with its
+   * record in an explicit transaction of its own, on the one connection SQLite has.
+   */
+  private async migrateSqlite(): Promise<string[]> {
+    const applied: string[] = [];
+    for (;;) {
+      const step = await this.kysely.connection().execute(async (conn) => {
+        await sql`begin immediate`.execute(conn);
+        try {
+          const { error, results } = await new Migrator({ db: conn, provider: migrationProvider }).migrateUp();
+          if (error) throw error instanceof Error ? error : new Error(String(error));
+          await sql`commit`.execute(conn);
+          return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+        } catch (err) {
+          await sql`rollback`.execute(conn);
+          throw err;
+        }
+      });
+      if (step.length === 0) return applied;
+      applied.push(...step);
     }
   }
 

@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/engines.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
@@ -123,6 +124,20 @@ for (const engine of engines) {
           expect(await fresh.store.migrate()).toEqual([]);
           expect(await fresh.store.pendingMigrations()).toEqual([]);
           await expect(fresh.store.ping()).resolves.toBeUndefined();
+        } finally {
+          await fresh.dispose();
+        }
+      });
+
+      it('a step that fails leaves nothing of itself behind, and is not recorded', async () => {
+        const fresh = await engine.open();
+        try {
+          // A table in the way of 0001's third: its first two tables and their indexes must not stay.
+          await sql`create table dedupe (x integer)`.execute(fresh.store.kysely);
+          await expect(fresh.store.migrate()).rejects.toThrow();
+          const tables = await fresh.store.kysely.introspection.getTables();
+          expect(tables.map((t) => t.name).filter((n) => !n.startsWith('kysely_')).sort()).toEqual(['dedupe']);
+          expect(await fresh.store.pendingMigrations()).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries']);
         } finally {
           await fresh.dispose();
         }
