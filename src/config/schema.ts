@@ -24,7 +24,7 @@ export const StoreConfig = Type.Object(
       default: 'sqlite:./data/bridge.db',
       pattern: '^(sqlite:|postgres(ql)?://)',
       description:
-        'sqlite:<path>, the embedded engine (one process; sqlite::memory: keeps nothing), or postgres://user:password@host:5432/database (postgresql:// too) for any number of replicas sharing one database. PostgreSQL URLs take libpq parameters such as ?sslmode=require, pool_size=<n> (default 10): connections per process, and the session bounds in milliseconds statement_timeout (default 60000), lock_timeout (2000) and idle_in_transaction_session_timeout (5000); see docs/operations.md.',
+        'sqlite:<path>, the embedded engine (one process; sqlite::memory: keeps nothing), or postgres://user:password@host:5432/database (postgresql:// too) for any number of replicas sharing one database. PostgreSQL URLs take libpq parameters such as ?sslmode=require, pool_size=<n> (default 10): connections per process, and the session bounds in milliseconds statement_timeout (default 60000), lock_timeout (5000) and idle_in_transaction_session_timeout (5000); see docs/operations.md.',
     }),
   },
   { additionalProperties: false, default: {} },

@@ -176,6 +176,8 @@ export class DeliveryWorker {
       return;
     }
     try {
+      // Transactions are committed in groups on both engines (engines.ts): a completion alone
+      // joins the others' commit instead of paying for its own.
       await this.store.transaction(async (q) => {
         const now = this.now();
         // Fenced first: if the delivery was taken over meanwhile, the transaction rolls back

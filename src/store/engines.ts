@@ -3,7 +3,7 @@
  * `postgres://…` / `postgresql://…`, one database shared by any number of replicas (DESIGN §3).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -11,6 +11,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type PostgresPool, type PostgresPoolClient, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
+import { PostgresGroupStore } from './pg-group.js';
 import { Queries, Store, type Engine } from './store.js';
 
 export const DEFAULT_POOL_SIZE = 10;
@@ -153,7 +154,7 @@ class GroupCommitStore extends Store {
     const applied: Array<{ p: Pending; value: unknown }> = [];
     try {
       await this.kysely.transaction().execute(async (trx) => {
-        const q = new Queries(trx, this.engine);
+        const q = this.queriesOf(trx);
         for (const p of group) {
           await trx.executeQuery(SAVEPOINT);
           try {
@@ -214,7 +215,24 @@ function openPostgres(url: string): Store {
   // discards it, and the next query reports the failure where it happens (worker, /readyz).
   pool.on('error', () => {});
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparing(pool) }) });
-  return new Store(kysely, 'postgres');
+  // Half the pool commits groups of transactions; the other half serves single statements (claims,
+  // the executor's reads) so they never queue behind a group.
+  return new PostgresGroupStore(kysely, Math.max(1, Math.floor(poolSize / 2)));
+}
+
+/**
+ * BRIDGE_SQL_STATS=<path> (investigations, e.g. `BRIDGE_SQL_STATS=/tmp/sql npm run bench -- --only pg1`):
+ * each process writes every PostgreSQL statement it ran with its count and the time it waited for
+ * it to `<path>.<pid>.json` every 2 s. How issue 15 counted round trips per message without
+ * pg_stat_statements (which needs a server restart to load).
+ */
+const STATS: Map<string, { n: number; ms: number }> | undefined = process.env['BRIDGE_SQL_STATS'] ? new Map() : undefined;
+if (STATS) {
+  const dump = () => {
+    const rows = [...STATS].map(([sql, e]) => ({ n: e.n, ms: Math.round(e.ms), avg: +(e.ms / e.n).toFixed(3), sql: sql.slice(0, 160) })).sort((a, b) => b.ms - a.ms);
+    writeFileSync(`${process.env['BRIDGE_SQL_STATS']}.${process.pid}.json`, JSON.stringify(rows, null, 1));
+  };
+  setInterval(dump, 2000).unref();
 }
 
 /**
@@ -247,6 +265,23 @@ function preparing(pool: pg.Pool): PostgresPool {
       }
       return {
         query(sqlOrCursor: any, parameters?: ReadonlyArray<unknown>): any {
+          if (STATS && typeof sqlOrCursor === 'string') {
+            const t0 = process.hrtime.bigint();
+            const p = run(sqlOrCursor, parameters);
+            const done = () => {
+              const e = STATS.get(sqlOrCursor) ?? { n: 0, ms: 0 };
+              e.n++;
+              e.ms += Number(process.hrtime.bigint() - t0) / 1e6;
+              STATS.set(sqlOrCursor, e);
+            };
+            p.then(done, done);
+            return p;
+          }
+          return run(sqlOrCursor, parameters);
+        },
+        release: (destroy?: boolean) => client.release(destroy),
+      } as PostgresPoolClient;
+      function run(sqlOrCursor: any, parameters?: ReadonlyArray<unknown>): any {
           // Cursors (streamed selects) and statements without parameters (BEGIN, COMMIT) go as they are.
           if (typeof sqlOrCursor !== 'string' || !parameters?.length || stale.has(sqlOrCursor)) return client.query(sqlOrCursor, parameters as unknown[]);
           const text = sqlOrCursor;
@@ -257,9 +292,7 @@ function preparing(pool: pg.Pool): PostgresPool {
             if (err.code === '0A000' && err.message?.includes('cached plan')) stale.add(text);
             throw err;
           });
-        },
-        release: (destroy?: boolean) => client.release(destroy),
-      } as PostgresPoolClient;
+      }
     },
     end: () => pool.end(),
   };
@@ -271,14 +304,15 @@ function preparing(pool: pg.Pool): PostgresPool {
  * its row locks for the whole freeze: the other replicas' claims skip those lanes and their writes
  * to the same rows queue behind it, each holding a pool connection. With these, PostgreSQL ends a
  * transaction left idle (the frozen replica's session is closed and its locks released well within
- * a lease), a write gives up waiting for a lock (the request fails and its sender retries it), and
+ * a lease), a write gives up waiting for a lock held longer than that (the request fails and its sender
+ * retries it), and
  * no statement runs away. Our transactions never wait on anything but the database, so any idle
  * time inside one means the process is stalled. Each can be set in the URL, e.g.
  * `?lock_timeout=5000`; 0 turns one off.
  */
 export const SESSION_DEFAULTS = {
   statement_timeout: 60_000,
-  lock_timeout: 2_000,
+  lock_timeout: 5_000,
   idle_in_transaction_session_timeout: 5_000,
 } as const;
 

@@ -5,10 +5,15 @@
  * both engines to the same results. `Queries` works on the database or inside a transaction alike.
  */
 import { createHash } from 'node:crypto';
-import { CompiledQuery, Migrator, sql, type Compilable, type Kysely, type QueryResult, type Transaction } from 'kysely';
+import { Migrator, sql, type Kysely, type QueryResult, type Transaction } from 'kysely';
 import type { AttendanceRow, AttendanceState, Database, DeliveryRow, Lane, MessageDirection, MessageRow, NewDelivery, TimerKind, TimerRow } from './schema.js';
 import { activeTraceparent } from '../telemetry/deliveries.js';
 import { migrationProvider } from './migrations.js';
+import { bind, compileStatements, heads, type ParamsOf, type StatementName, type Statements } from './statements.js';
+
+function affected(res: QueryResult<unknown>): boolean {
+  return Number(res.numAffectedRows ?? 0n) > 0;
+}
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -47,33 +52,16 @@ export interface Fence {
   leaseUntil: number;
 }
 
-/** SQL text of the hot statements, per engine and shape (see Queries.hot). */
-const HOT = new Map<string, string>();
-
 export class Queries {
   constructor(
     protected readonly db: Db,
     readonly engine: Engine,
+    /** The hot statements, compiled for this engine when the store opened (statements.ts). */
+    protected readonly statements: Statements,
   ) {}
 
-  /**
-   * The statements every message runs several times are built with Kysely once per engine and
-   * shape, then run from their SQL text: building one costs more than running it (bench/: an
-   * insert of a delivery took ~150 µs to build and ~15 µs to run on SQLite). `params` are the
-   * values in the order the builder binds them; the first run checks that they are, so a query
-   * edited without its parameter list fails on its first use (every test) instead of binding
-   * values to the wrong columns.
-   */
-  private async hot<R>(shape: string, params: readonly unknown[], build: () => Compilable<R>): Promise<QueryResult<R>> {
-    const key = `${this.engine}:${shape}`;
-    const text = HOT.get(key);
-    if (text !== undefined) return this.db.executeQuery<R>(CompiledQuery.raw(text, params as unknown[]));
-    const compiled = build().compile();
-    if (compiled.parameters.length !== params.length || compiled.parameters.some((v, i) => v !== params[i])) {
-      throw new Error(`store: hot query ${shape} binds ${JSON.stringify(compiled.parameters)}, not the ${JSON.stringify(params)} given`);
-    }
-    HOT.set(key, compiled.sql);
-    return this.db.executeQuery<R>(compiled);
+  private run<K extends StatementName>(name: K, values: ParamsOf<K>): Promise<QueryResult<any>> {
+    return this.db.executeQuery(bind(this.statements, name, values));
   }
 
   /** Records an inbound id; false when it was already there (a duplicate). */
@@ -81,19 +69,12 @@ export class Queries {
     // Vendors bound their ids loosely or not at all; a key past PostgreSQL's B-tree row limit would
     // fail the insert, so long keys are kept as their hash (collisions: SHA-256, none in practice).
     const stored = Buffer.byteLength(key) > 256 ? `sha256:${createHash('sha256').update(key).digest('hex')}` : key;
-    const res = await this.hot('claimDedupe', [bot, scope, stored, now], () =>
-      this.db
-        .insertInto('dedupe')
-        .values({ bot_id: bot, scope, key: stored, created_at: now })
-        .onConflict((oc) => oc.columns(['bot_id', 'scope', 'key']).doNothing()),
-    );
+    const res = await this.run('claimDedupe', { bot, scope, key: stored, now });
     return Number(res.numAffectedRows ?? 0n) > 0;
   }
 
   async activeAttendance(bot: string, address: string): Promise<AttendanceRow | undefined> {
-    const res = await this.hot('activeAttendance', [bot, address, 'closed'], () =>
-      this.db.selectFrom('attendances').selectAll().where('bot_id', '=', bot).where('customer_address', '=', address).where('state', '<>', 'closed'),
-    );
+    const res = await this.run('activeAttendance', { bot, address });
     return res.rows[0];
   }
 
@@ -122,7 +103,7 @@ export class Queries {
   }
 
   async attendance(id: string): Promise<AttendanceRow | undefined> {
-    return (await this.hot('attendance', [id], () => this.db.selectFrom('attendances').selectAll().where('id', '=', id))).rows[0];
+    return (await this.run('attendance', { id })).rows[0];
   }
 
   async attendanceByHelpdeskKey(bot: string, key: string): Promise<AttendanceRow | undefined> {
@@ -187,27 +168,30 @@ export class Queries {
   }
 
   async insertMessage(m: NewMessage): Promise<void> {
-    const row = {
+    await this.run('insertMessage', {
       id: m.id,
-      attendance_id: m.attendance_id,
+      attendanceId: m.attendance_id,
       direction: m.direction,
-      source_id: m.source_id,
+      sourceId: m.source_id,
       content: JSON.stringify(m.content),
       status: m.status,
-      created_at: m.created_at,
-      vendor_id: null,
-      updated_at: m.created_at,
-    };
-    await this.hot('insertMessage', Object.values(row), () => this.db.insertInto('messages').values(row));
+      createdAt: m.created_at,
+    });
   }
 
   async updateMessage(id: string, patch: { status?: string; vendor_id?: string | null; content?: unknown }, now: number): Promise<void> {
-    const set: { status?: string; vendor_id?: string | null; content?: string; updated_at?: number } = {};
-    if (patch.status !== undefined) set.status = patch.status;
-    if (patch.vendor_id !== undefined) set.vendor_id = patch.vendor_id;
-    if (patch.content !== undefined) set.content = JSON.stringify(patch.content);
-    set.updated_at = now;
-    await this.hot(`updateMessage:${Object.keys(set).join(',')}`, [...Object.values(set), id], () => this.db.updateTable('messages').set(set).where('id', '=', id));
+    const { status, vendor_id: vendorId, content } = patch;
+    if (content !== undefined) {
+      // Not one of the hot statements: a message's content changes rarely (sealed after sending).
+      const set: { status?: string; vendor_id?: string | null; content: string; updated_at: number } = { content: JSON.stringify(content), updated_at: now };
+      if (status !== undefined) set.status = status;
+      if (vendorId !== undefined) set.vendor_id = vendorId;
+      await this.db.updateTable('messages').set(set).where('id', '=', id).execute();
+      return;
+    }
+    if (status !== undefined && vendorId !== undefined) await this.run('updateMessageStatusVendor', { id, status, vendorId, now });
+    else if (status !== undefined) await this.run('updateMessageStatus', { id, status, now });
+    else if (vendorId !== undefined) await this.run('updateMessageVendor', { id, vendorId, now });
   }
 
   /** Status updates from Blip notifications name the id we sent the message with. */
@@ -219,7 +203,7 @@ export class Queries {
   }
 
   async messageById(id: string): Promise<MessageRow | undefined> {
-    return (await this.hot('messageById', [id], () => this.db.selectFrom('messages').selectAll().where('id', '=', id))).rows[0];
+    return (await this.run('messageById', { id })).rows[0];
   }
 
   async messagesOf(attendanceId: string, limit = 1000): Promise<MessageRow[]> {
@@ -227,23 +211,8 @@ export class Queries {
   }
 
   async enqueue(d: NewDelivery, now: number): Promise<number> {
-    const row = {
-      attendance_id: d.attendance_id,
-      bot_id: d.bot_id,
-      lane: d.lane,
-      kind: d.kind,
-      payload: d.payload,
-      state: 'pending' as const,
-      attempts: 0,
-      next_at: d.next_at ?? now,
-      lease_until: null,
-      last_error: null,
-      // The enqueuer's trace continues in the delivery's attempts (null when traces are off).
-      trace: activeTraceparent(),
-      created_at: now,
-      updated_at: now,
-    };
-    const res = await this.hot('enqueue', Object.values(row), () => this.db.insertInto('deliveries').values(row).returning('id'));
+    // The enqueuer's trace continues in the delivery's attempts (null when traces are off).
+    const res = await this.run('enqueue', { attendanceId: d.attendance_id, bot: d.bot_id, lane: d.lane, kind: d.kind, payload: d.payload, nextAt: d.next_at ?? now, trace: activeTraceparent(), now });
     return Number(res.rows[0]!.id);
   }
 
@@ -264,7 +233,7 @@ export class Queries {
    * order between concurrent inputs was never defined.
    */
   async dueHeads(now: number, limit: number): Promise<DeliveryRow[]> {
-    return this.heads(this.db, now).selectAll('d').orderBy('d.next_at').orderBy('d.id').limit(limit).execute();
+    return heads(this.db, now).selectAll('d').orderBy('d.next_at').orderBy('d.id').limit(limit).execute();
   }
 
   /**
@@ -275,24 +244,9 @@ export class Queries {
    */
   async claimHeads(now: number, limit: number, leaseUntil: number): Promise<DeliveryRow[]> {
     if (limit <= 0) return [];
-    const claim = async (db: Db): Promise<DeliveryRow[]> => {
-      let heads = this.heads(db, now).select('d.id').orderBy('d.next_at').orderBy('d.id').limit(limit);
-      // Only the head rows are locked (`of d`); the rows the NOT EXISTS looks at stay free. A head
-      // that another replica leased and committed meanwhile is re-checked by PostgreSQL on locking
-      // and dropped, because its lease no longer matches.
-      if (this.engine === 'postgres') heads = heads.forUpdate('d').skipLocked();
-      const ids = (await heads.execute()).map((r) => r.id);
-      if (ids.length === 0) return [];
-      const rows = await db
-        .updateTable('deliveries')
-        .set({ lease_until: leaseUntil, attempts: sql`attempts + 1`, updated_at: now })
-        .where('id', 'in', ids)
-        .returningAll()
-        .execute();
-      // RETURNING has no defined order.
-      return rows.sort((a, b) => a.next_at - b.next_at || a.id - b.id);
-    };
-    return this.db.isTransaction ? claim(this.db) : this.db.transaction().execute(claim);
+    // One statement: one round trip, no transaction of its own (statements.ts says how it locks).
+    const res = await this.run('claimHeads', { now, limit, leaseUntil });
+    return (res.rows as DeliveryRow[]).sort((a, b) => a.next_at - b.next_at || a.id - b.id);
   }
 
   /**
@@ -310,48 +264,6 @@ export class Queries {
       .where('attempts', '>', 0)
       .executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
-  }
-
-  private heads(db: Db, now: number) {
-    // Written as two correlated scalar subqueries rather than NOT EXISTS: PostgreSQL's planner,
-    // misled by the statistics of a table that grows and churns fast, turned the NOT EXISTS into a
-    // nested-loop anti join over every pending row (quadratic: 120 ms a claim with 2,000 pending,
-    // bench/). A scalar subquery is always run per candidate, as one probe of deliveries_lane.
-    return (
-      db
-        .selectFrom('deliveries as d')
-        .where('d.state', '=', 'pending')
-        .where('d.next_at', '<=', now)
-        .where((eb) => eb.or([eb('d.lease_until', 'is', null), eb('d.lease_until', '<=', now)]))
-        // The head of its lane: no pending delivery before it…
-        .where(({ eb, selectFrom }) =>
-          eb(
-            'd.id',
-            '=',
-            selectFrom('deliveries as p')
-              .select(({ fn }) => fn.min('p.id').as('head'))
-              .whereRef('p.attendance_id', '=', 'd.attendance_id')
-              .whereRef('p.lane', '=', 'd.lane')
-              .where('p.state', '=', 'pending'),
-          ),
-        )
-        // …and none after it in flight (a dead delivery revived behind one being attempted waits).
-        .where(({ eb, fn, selectFrom }) =>
-          eb(
-            fn.coalesce(
-              selectFrom('deliveries as p')
-                .select(({ fn: f }) => f.max('p.lease_until').as('leased'))
-                .whereRef('p.attendance_id', '=', 'd.attendance_id')
-                .whereRef('p.lane', '=', 'd.lane')
-                .where('p.state', '=', 'pending')
-                .whereRef('p.id', '<>', 'd.id'),
-              sql.lit(0),
-            ),
-            '<=',
-            now,
-          ),
-        )
-    );
   }
 
   /** Takes a lease on a head; false when someone else got it first. */
@@ -373,32 +285,15 @@ export class Queries {
    * with it), or both attempts' consequences would apply. False when the fence no longer holds.
    */
   async markDone(id: number, now: number, fence?: Fence): Promise<boolean> {
-    return this.outcome(id, { state: 'done', last_error: null, updated_at: now }, fence);
+    return affected(await (fence ? this.run('markDoneFenced', { id, now, ...fence }) : this.run('markDone', { id, now })));
   }
 
   async markRetry(id: number, nextAt: number, error: string, now: number, fence?: Fence): Promise<boolean> {
-    return this.outcome(id, { next_at: nextAt, last_error: error, updated_at: now }, fence);
+    return affected(await (fence ? this.run('markRetryFenced', { id, nextAt, error, now, ...fence }) : this.run('markRetry', { id, nextAt, error, now })));
   }
 
   async markDead(id: number, error: string, now: number, fence?: Fence): Promise<boolean> {
-    return this.outcome(id, { state: 'dead', last_error: error, updated_at: now }, fence);
-  }
-
-  private async outcome(
-    id: number,
-    set: { state?: 'done' | 'dead'; next_at?: number; last_error: string | null; updated_at: number },
-    fence: Fence | undefined,
-  ): Promise<boolean> {
-    const values = { ...set, lease_until: null };
-    const shape = `outcome:${Object.keys(values).join(',')}${fence ? ':fenced' : ''}`;
-    // `attempts` grows with every claim, so it tells this claim from a later one even if both
-    // happened to ask for the same lease end.
-    const params = [...Object.values(values), id, ...(fence ? ['pending', fence.attempts, fence.leaseUntil] : [])];
-    const res = await this.hot(shape, params, () => {
-      const q = this.db.updateTable('deliveries').set(values).where('id', '=', id);
-      return fence ? q.where('state', '=', 'pending').where('attempts', '=', fence.attempts).where('lease_until', '=', fence.leaseUntil) : q;
-    });
-    return Number(res.numAffectedRows ?? 0n) > 0;
+    return affected(await (fence ? this.run('markDeadFenced', { id, error, now, ...fence }) : this.run('markDead', { id, error, now })));
   }
 
   async listDeliveries(f: { state?: 'pending' | 'done' | 'dead'; bot?: string; lane?: Lane; limit: number; afterId?: number }): Promise<DeliveryRow[]> {
@@ -477,12 +372,7 @@ export class Queries {
 
   /** Arms (or re-arms) the attendance's timer of this kind to fire at `dueAt`. */
   async armTimer(attendanceId: string, bot: string, kind: TimerKind, dueAt: number, now: number): Promise<void> {
-    await this.hot('armTimer', [attendanceId, kind, bot, dueAt, now, dueAt], () =>
-      this.db
-        .insertInto('timers')
-        .values({ attendance_id: attendanceId, kind, bot_id: bot, due_at: dueAt, created_at: now })
-        .onConflict((oc) => oc.columns(['attendance_id', 'kind']).doUpdateSet({ due_at: dueAt })),
-    );
+    await this.run('armTimer', { attendanceId, bot, kind, dueAt, now });
   }
 
   /** Cancels the attendance's timers of these kinds (all of them without `kinds`). */
@@ -504,9 +394,7 @@ export class Queries {
    * delete waits on the row lock and then finds nothing, so a timer fires once.
    */
   async takeTimer(attendanceId: string, kind: TimerKind, now: number): Promise<TimerRow | undefined> {
-    const res = await this.hot('takeTimer', [attendanceId, kind, now], () =>
-      this.db.deleteFrom('timers').where('attendance_id', '=', attendanceId).where('kind', '=', kind).where('due_at', '<=', now).returningAll(),
-    );
+    const res = await this.run('takeTimer', { attendanceId, kind, now });
     return res.rows[0];
   }
 
@@ -541,11 +429,17 @@ export class Store extends Queries {
     readonly kysely: Kysely<Database>,
     engine: Engine,
   ) {
-    super(kysely, engine);
+    // Compiled up front: a statement that cannot be built fails the store's opening, not a message.
+    super(kysely, engine, compileStatements(kysely));
+  }
+
+  /** Queries inside a transaction, with this store's compiled statements. */
+  protected queriesOf(trx: Transaction<Database>): Queries {
+    return new Queries(trx, this.engine, this.statements);
   }
 
   transaction<T>(fn: (q: Queries) => Promise<T>): Promise<T> {
-    return this.kysely.transaction().execute((trx) => fn(new Queries(trx, this.engine)));
+    return this.kysely.transaction().execute((trx) => fn(this.queriesOf(trx)));
   }
 
   private migrator(): Migrator {

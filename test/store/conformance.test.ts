@@ -137,7 +137,7 @@ for (const engine of engines) {
           await expect(fresh.store.migrate()).rejects.toThrow();
           const tables = await fresh.store.kysely.introspection.getTables();
           expect(tables.map((t) => t.name).filter((n) => !n.startsWith('kysely_')).sort()).toEqual(['dedupe']);
-          expect(await fresh.store.pendingMigrations()).toEqual(['0001_initial', '0002_attendance_transcript', '0003_pending_deliveries']);
+          expect(await fresh.store.pendingMigrations()).toEqual(MIGRATIONS);
         } finally {
           await fresh.dispose();
         }

@@ -24,8 +24,8 @@ describe.skipIf(!pg.ok)('PostgreSQL session bounds', () => {
         const row = await sql<Record<string, string>>`select current_setting('statement_timeout') as statement_timeout, current_setting('lock_timeout') as lock_timeout, current_setting('idle_in_transaction_session_timeout') as idle`.execute(s.kysely);
         return row.rows[0];
       };
-      expect(SESSION_DEFAULTS).toEqual({ statement_timeout: 60_000, lock_timeout: 2_000, idle_in_transaction_session_timeout: 5_000 });
-      expect(await show(plain)).toEqual({ statement_timeout: '1min', lock_timeout: '2s', idle: '5s' });
+      expect(SESSION_DEFAULTS).toEqual({ statement_timeout: 60_000, lock_timeout: 5_000, idle_in_transaction_session_timeout: 5_000 });
+      expect(await show(plain)).toEqual({ statement_timeout: '1min', lock_timeout: '5s', idle: '5s' });
       expect(await show(tuned)).toEqual({ statement_timeout: '0', lock_timeout: '1500ms', idle: '5s' });
       await expect(openStore(withParams(db.url, 'lock_timeout=5s'))).rejects.toThrow('store.url: lock_timeout (milliseconds) must be an integer from 0 to 86400000, got "5s"');
     } finally {
