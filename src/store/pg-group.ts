@@ -14,6 +14,7 @@
  * ours only touch the store (and a rolled-back run leaves nothing behind).
  * Under light load a group is one transaction alone, so latency is unchanged.
  */
+import { AsyncResource } from 'node:async_hooks';
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import { Queries, Store } from './store.js';
@@ -41,7 +42,9 @@ export class PostgresGroupStore extends Store {
 
   override transaction<T>(fn: (q: Queries) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      // Run in the caller's async context, whichever caller's turn runs the group: what it reads
+      // from its context (the trace an enqueue records) must be its own.
+      this.queue.push({ fn: AsyncResource.bind(fn), resolve: resolve as (v: unknown) => void, reject });
       this.pump();
     });
   }
