@@ -114,7 +114,7 @@ async function adminConfig(): Promise<Config> {
   if (!sandboxInstead()) return loadRequired();
   const { SANDBOX, sandboxConfig } = await import('./sandbox.js');
   if (!existsSync(SANDBOX.store)) {
-    throw new ConfigError(configPath(), [`there is no configuration file, and no sandbox store (${SANDBOX.store}) to read either: start the sandbox with npm start (README, "Try it in the sandbox") or create the file (README, "Connect a real Blip router").`]);
+    throw new ConfigError(configPath(), [`there is no configuration file, and no sandbox store (${SANDBOX.store}) to read either: start the sandbox with npm start (README, "Try it in the playground") or create the file (README, "Connect a real Blip router").`]);
   }
   console.error(`no ${configPath()}: using the sandbox's store (${SANDBOX.store})`);
   return sandboxConfig();

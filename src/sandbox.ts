@@ -212,7 +212,7 @@ export async function startSandbox(options: { helpdesk?: string } = {}): Promise
         ? []
         : [
             '',
-            '  Or with curl (README, "Try it in the sandbox"):',
+            '  Or with curl (README, "Try it with curl"):',
       `   1. the customer says hello:`,
       `      curl -s -XPOST ${blipUrl}/_sim/customers/${enc}/messages -H 'content-type: application/json' -d '{"text":"Hello, I need help"}'`,
       `   2. the tool received the attendance; note its id:`,
