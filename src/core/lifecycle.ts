@@ -85,8 +85,15 @@ export async function beginClose(
   /** False when the helpdesk was never asked to open it (outside hours): nothing to tell it. */
   helpdeskKnows = true,
 ): Promise<boolean> {
-  if (att.state !== 'opening' && att.state !== 'open') return false;
-  if (!(await transition(q, att, 'closing', { close_reason: reason, closed_at: now }, now))) return false;
+  // On PostgreSQL the state read may be stale by the time the update runs (the open completing in
+  // another transaction: opening → open); closing is legal from both, so read again and retry.
+  let cur: AttendanceRow | undefined = att;
+  for (let tries = 0; ; tries++) {
+    if (!cur || (cur.state !== 'opening' && cur.state !== 'open')) return false;
+    if (await transition(q, cur, 'closing', { close_reason: reason, closed_at: now }, now)) break;
+    if (tries === 2) return false;
+    cur = await q.attendance(att.id);
+  }
   await q.cancelTimers(att.id);
   const bot = core.bot(att.bot_id);
   const text = farewell(bot.policy, reason);
