@@ -17,6 +17,7 @@ const ListAttendances = new Validator(
     bot: Type.Optional(Type.String({ maxLength: 64 })),
     state: Type.Optional(Type.Union([Type.Literal('opening'), Type.Literal('open'), Type.Literal('closing'), Type.Literal('closed')])),
     customer: Type.Optional(Type.String({ maxLength: 1024 })),
+    reason: Type.Optional(Type.Union(CLOSE_REASONS.map((r) => Type.Literal(r)))),
     limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
     before: Type.Optional(Type.String({ maxLength: 200, description: 'The `next` cursor of the previous page.' })),
   }),
@@ -102,7 +103,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { bridge: Bridge; 
       if (!t || !id || !/^\d+$/.test(t)) throw new BridgeError('BRIDGE_ERR_INVALID_REQUEST', 'before: not a cursor from a previous page');
       before = { openedAt: Number(t), id };
     }
-    const rows = await store.listAttendances({ limit, ...(q.bot ? { bot: q.bot } : {}), ...(q.state ? { state: q.state } : {}), ...(q.customer ? { customer: q.customer } : {}), ...(before ? { before } : {}) });
+    const rows = await store.listAttendances({ limit, ...(q.bot ? { bot: q.bot } : {}), ...(q.state ? { state: q.state } : {}), ...(q.customer ? { customer: q.customer } : {}), ...(q.reason ? { reason: q.reason } : {}), ...(before ? { before } : {}) });
     const last = rows.at(-1);
     return { attendances: rows.map(attendanceView), next: rows.length === limit && last ? `${last.opened_at}_${last.id}` : null };
   });

@@ -41,6 +41,8 @@ export interface AttendanceFilter {
   bot?: string;
   state?: AttendanceState;
   customer?: string;
+  /** Close reason (src/helpdesks/adapter.ts CLOSE_REASONS). */
+  reason?: string;
   limit: number;
   /** Keyset paging: attendances opened before this one (id of the last row seen). */
   before?: { openedAt: number; id: string };
@@ -150,6 +152,7 @@ export class Queries {
     if (f.bot) q = q.where('bot_id', '=', f.bot);
     if (f.state) q = q.where('state', '=', f.state);
     if (f.customer) q = q.where('customer_address', '=', f.customer);
+    if (f.reason) q = q.where('close_reason', '=', f.reason);
     if (f.before) {
       const b = f.before;
       q = q.where((eb) => eb.or([eb('opened_at', '<', b.openedAt), eb.and([eb('opened_at', '=', b.openedAt), eb('id', '<', b.id)])]));

@@ -88,6 +88,10 @@ describe('the attendance lifecycle', () => {
       const metrics = await h.get('/metrics');
       expect(metrics.text).toMatch(/bridge_attendances_closed_total\{bot="acme",reason="customer-inactive"\} 1/);
       expect(await timers(id)).toEqual([]);
+      // The admin API filters by close reason.
+      expect((await h.admin('GET', '/admin/attendances?reason=customer-inactive')).body.attendances.map((a: { id: string }) => a.id)).toEqual([id]);
+      expect((await h.admin('GET', '/admin/attendances?reason=admin')).body.attendances).toEqual([]);
+      expect((await h.admin('GET', '/admin/attendances?reason=timeout')).status).toBe(400);
     });
 
     it('a customer message cancels it (keepWhileCustomerWaits): a customer waiting for an answer is never closed', async () => {
