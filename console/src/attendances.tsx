@@ -5,8 +5,6 @@ import { Choice, withAny } from './fields.js';
 import { ago, customerLabel, href, usePoll, when, type Route } from './util.js';
 
 const PAGE = 100;
-/** Pages read to fill one screen when the close reason is filtered here (the API has no such filter). */
-const MAX_PAGES = 5;
 
 interface Page {
   rows: Attendance[];
@@ -16,16 +14,17 @@ interface Page {
 async function load(bot: string, state: string, reason: string, pages: number): Promise<Page> {
   const rows: Attendance[] = [];
   let next: string | null = null;
-  for (let i = 0; i < pages * (reason ? MAX_PAGES : 1); i++) {
+  for (let i = 0; i < pages; i++) {
     const q = new URLSearchParams({ limit: String(PAGE) });
     if (bot) q.set('bot', bot);
-    // A close reason is set once the attendance starts closing.
     if (state) q.set('state', state);
+    // A close reason is set once the attendance starts closing; the store filters by it.
+    if (reason) q.set('reason', reason);
     if (next) q.set('before', next);
     const res: { attendances: Attendance[]; next: string | null } = await api('GET', `/admin/attendances?${q}`);
-    rows.push(...res.attendances.filter((a) => !reason || a.closeReason === reason));
+    rows.push(...res.attendances);
     next = res.next;
-    if (!next || (rows.length >= PAGE * pages && reason)) break;
+    if (!next) break;
   }
   return { rows, next };
 }
