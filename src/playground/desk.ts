@@ -6,6 +6,8 @@
  */
 import { ServiceNowSimulator } from '../../simulators/servicenow/index.js';
 import { WebhookToolSimulator } from '../../simulators/webhook-tool/index.js';
+import { intercomDesk } from './desk-intercom.js';
+import { omnizeDesk } from './desk-omnize.js';
 
 export interface DeskMessage {
   from: 'customer' | 'agent' | 'system';
@@ -51,7 +53,7 @@ export interface Desk {
 const AGENT = { id: 'agent-ana', name: 'Ana (agent)' };
 
 /** The bridge's answer to an agent-side call must be a 2xx, or the desk shows why not. */
-function mustAccept(what: string, status: number | undefined, body?: unknown): void {
+export function mustAccept(what: string, status: number | undefined, body?: unknown): void {
   if (status === undefined || status < 200 || status >= 300) throw new Error(`${what}: the bridge answered ${status ?? 'nothing'}${body ? ` ${JSON.stringify(body)}` : ''}`);
 }
 
@@ -177,4 +179,6 @@ export function serviceNowDesk(): Desk {
 export const DESKS: Record<string, (toolSecret: string) => Desk> = {
   webhook: (secret) => webhookDesk(secret),
   servicenow: () => serviceNowDesk(),
+  intercom: () => intercomDesk(),
+  omnize: () => omnizeDesk(),
 };
