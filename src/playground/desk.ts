@@ -8,6 +8,7 @@ import { ServiceNowSimulator } from '../../simulators/servicenow/index.js';
 import { WebhookToolSimulator } from '../../simulators/webhook-tool/index.js';
 import { intercomDesk } from './desk-intercom.js';
 import { omnizeDesk } from './desk-omnize.js';
+import { zendeskMessagingDesk, zendeskTicketsDesk } from './desk-zendesk.js';
 
 export interface DeskMessage {
   from: 'customer' | 'agent' | 'system';
@@ -181,4 +182,6 @@ export const DESKS: Record<string, (toolSecret: string) => Desk> = {
   servicenow: () => serviceNowDesk(),
   intercom: () => intercomDesk(),
   omnize: () => omnizeDesk(),
+  'zendesk-messaging': () => zendeskMessagingDesk(),
+  'zendesk-tickets': () => zendeskTicketsDesk(),
 };

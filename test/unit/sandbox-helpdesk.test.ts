@@ -15,6 +15,6 @@ describe('the sandbox helpdesk choice', () => {
   });
 
   it('names the helpdesks it can play when given another', () => {
-    expect(() => sandboxHelpdesk('freshdesk')).toThrow(/the sandbox plays webhook, servicenow, intercom, omnize \(got "freshdesk"\)/);
+    expect(() => sandboxHelpdesk('freshdesk')).toThrow(/the sandbox plays webhook, servicenow, intercom, omnize, zendesk-messaging, zendesk-tickets \(got "freshdesk"\)/);
   });
 });
