@@ -38,9 +38,11 @@ export function zendeskMessagingDesk(): Desk {
     const emitted = sim.suncoEmitted.slice(from).find((x) => match(x.event));
     if (!emitted) throw new Error(`${what}: Zendesk emitted no event for it`);
     if (!emitted.sent) throw new Error(`${what}: the event was not sent to the bridge (${emitted.skipped ?? '?'})`);
-    await sim.waitFor((s) => s.suncoEvents().some((e) => e.id === emitted.event.id), ACCEPT_MS).catch(() => {
-      throw new Error(`${what}: the bridge did not accept the webhook within ${ACCEPT_MS / 1000} s`);
-    });
+    await sim
+      .waitFor((s) => s.suncoEvents().some((e) => e.id === emitted.event.id), ACCEPT_MS)
+      .catch(() => {
+        throw new Error(`${what}: the bridge did not accept the webhook within ${ACCEPT_MS / 1000} s`);
+      });
   }
 
   return {
@@ -51,7 +53,15 @@ export function zendeskMessagingDesk(): Desk {
     async start(port, host) {
       url = await sim.start(port, host);
       const c = sim.credentials.sunco;
-      return { type: 'zendesk-messaging', baseUrl: c.baseUrl, appId: c.appId, keyId: c.keyId, keySecret: c.keySecret, webhookSecret: c.webhookSecret, integrationId: c.integrationId };
+      return {
+        type: 'zendesk-messaging',
+        baseUrl: c.baseUrl,
+        appId: c.appId,
+        keyId: c.keyId,
+        keySecret: c.keySecret,
+        webhookSecret: c.webhookSecret,
+        integrationId: c.integrationId,
+      };
     },
     connect(bridgeUrl, bot) {
       sim.setSunCoWebhookTarget(`${bridgeUrl}/helpdesk/${bot}/webhook`);
@@ -118,9 +128,11 @@ export function zendeskMessagingDesk(): Desk {
       const sent = sim.suncoEmitted.slice(from).filter((x) => x.conversationId === key && x.sent);
       if (sent.length === 0) throw new Error('end: nothing of the ticket closing was sent to the bridge');
       for (const x of sent) {
-        await sim.waitFor((s) => s.suncoEvents().some((e) => e.id === x.event.id), ACCEPT_MS).catch(() => {
-          throw new Error(`end: the bridge did not accept ${x.event.type} within ${ACCEPT_MS / 1000} s`);
-        });
+        await sim
+          .waitFor((s) => s.suncoEvents().some((e) => e.id === x.event.id), ACCEPT_MS)
+          .catch(() => {
+            throw new Error(`end: the bridge did not accept ${x.event.type} within ${ACCEPT_MS / 1000} s`);
+          });
       }
     },
     stop: () => sim.stop(),

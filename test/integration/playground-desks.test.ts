@@ -68,14 +68,22 @@ describe.each(['zendesk-messaging', 'zendesk-tickets'])('the playground with %s'
     if (helpdesk === 'zendesk-messaging') {
       // A file, not its name as text: a media link the customer can open.
       await until(
-        async () => (await state()).customer.thread.some((m) => m.direction === 'sent' && m.type === 'application/vnd.lime.media-link+json' && JSON.stringify(m.content).includes('sunset.png')),
+        async () =>
+          (await state()).customer.thread.some(
+            (m) => m.direction === 'sent' && m.type === 'application/vnd.lime.media-link+json' && JSON.stringify(m.content).includes('sunset.png'),
+          ),
         15_000,
         'the agent file on the phone',
       );
     } else {
       // The file is on the ticket's comment; Zendesk's event webhooks carry no attachments
       // (docs/helpdesks/zendesk.md), so the phone gets the comment's text only.
-      await until(async () => (await state()).desk.conversations.find((c) => c.key === conv.key)?.messages.some((m) => m.from === 'agent' && m.media?.name === 'sunset.png'), 15_000, 'the file on the ticket');
+      await until(
+        async () =>
+          (await state()).desk.conversations.find((c) => c.key === conv.key)?.messages.some((m) => m.from === 'agent' && m.media?.name === 'sunset.png'),
+        15_000,
+        'the file on the ticket',
+      );
       await until(() => onPhone('sunset.png'), 15_000, "the file's comment on the phone");
     }
 
