@@ -48,7 +48,7 @@ describe.each(['intercom', 'omnize'])('the playground plays %s', (helpdesk) => {
     dir = undefined;
   });
 
-  it('customer to desk, the agent replies, sends a file, ends; the customer goes back to the bot', { timeout: 30_000 }, async () => {
+  it('customer to desk, the agent replies, sends a file, ends; the customer goes back to the bot', { timeout: 120_000 }, async () => {
     dir = mkdtempSync(join(tmpdir(), `bridge-playground-${helpdesk}-`));
     sandbox = await createSandbox({ port: await threeFreePorts(), helpdesk, storeUrl: `sqlite:${join(dir, 'sandbox.db')}`, logLevel: 'silent' });
     const base = sandbox.bridgeUrl;
@@ -67,25 +67,25 @@ describe.each(['intercom', 'omnize'])('the playground plays %s', (helpdesk) => {
     expect(conversation.customer).toBe('Maria Silva');
     expect(conversation.closed).toBe(false);
     // The bot transcript as the agent sees it (Intercom: the first message; Omnize: fetched from the bridge).
-    await until(async () => (await state()).desk.conversations[0]?.transcript.some((l) => l.includes('One moment, I am calling an agent.')), 15_000, 'the transcript');
+    await until(async () => (await state()).desk.conversations[0]?.transcript.some((l) => l.includes('One moment, I am calling an agent.')), 30_000, 'the transcript');
 
     const key = encodeURIComponent(conversation.key);
     expect(await post(`/playground/api/desk/${key}`, { action: 'reply', text: 'Hi Maria, how can I help?' })).toMatchObject({ status: 202 });
-    await until(async () => JSON.stringify((await state()).customer.thread).includes('Hi Maria, how can I help?'), 15_000, 'the reply on the phone');
+    await until(async () => JSON.stringify((await state()).customer.thread).includes('Hi Maria, how can I help?'), 30_000, 'the reply on the phone');
 
     // The customer's picture reaches the agent (Intercom re-uploads it from media.allowedHosts).
     expect((await post('/playground/api/customer/says', { kind: 'picture', caption: 'my bill' })).status).toBe(202);
-    await until(async () => (await state()).desk.conversations[0]?.messages.some((m) => m.from === 'customer' && m.media), 15_000, 'the picture on the desk');
+    await until(async () => (await state()).desk.conversations[0]?.messages.some((m) => m.from === 'customer' && m.media), 30_000, 'the picture on the desk');
 
     expect(await post(`/playground/api/desk/${key}`, { action: 'file' })).toMatchObject({ status: 202 });
-    await until(async () => JSON.stringify((await state()).customer.thread).includes('sunset.png'), 15_000, 'the file on the phone');
+    await until(async () => JSON.stringify((await state()).customer.thread).includes('sunset.png'), 30_000, 'the file on the phone');
 
     const typing = await post(`/playground/api/desk/${key}`, { action: 'typing', on: true });
     if (helpdesk === 'intercom') expect(typing).toMatchObject({ status: 400, body: { error: { code: 'BRIDGE_ERR_INVALID_REQUEST', detail: expect.stringMatching(/no API or webhook for an admin typing/) } } });
     else expect(typing.status).toBe(202);
 
     expect(await post(`/playground/api/desk/${key}`, { action: 'end' })).toMatchObject({ status: 202 });
-    await until(async () => (await state()).customer.redirects.length > 0, 15_000, 'the Redirect back to the bot');
+    await until(async () => (await state()).customer.redirects.length > 0, 30_000, 'the Redirect back to the bot');
     const after = await state();
     expect(JSON.stringify(after.customer.thread)).toContain('Thanks for talking to us! Back to the bot now.');
     expect(after.desk.conversations[0]).toMatchObject({ key: conversation.key, closed: true });

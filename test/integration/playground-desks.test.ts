@@ -43,7 +43,7 @@ describe.each(['zendesk-messaging', 'zendesk-tickets'])('the playground with %s'
   }
   const onPhone = async (text: string) => JSON.stringify((await state()).customer.thread).includes(text);
 
-  it('plays a whole hand-off through the desk', { timeout: 60_000 }, async () => {
+  it('plays a whole hand-off through the desk', { timeout: 120_000 }, async () => {
     expect((await state()).helpdesk).toBe(helpdesk);
     expect((await post('/playground/api/customer/says', { kind: 'text', text: 'Hello, I need help' })).status).toBe(202);
 
@@ -56,7 +56,7 @@ describe.each(['zendesk-messaging', 'zendesk-tickets'])('the playground with %s'
     expect(conv.transcript.join('\n')).toContain('One moment, I am calling an agent.');
 
     expect(await post(`/playground/api/desk/${conv.key}`, { action: 'reply', text: 'Hi Maria, how can I help?' })).toEqual({ status: 202, body: { ok: true } });
-    await until(() => onPhone('Hi Maria, how can I help?'), 15_000, 'the agent reply on the phone');
+    await until(() => onPhone('Hi Maria, how can I help?'), 30_000, 'the agent reply on the phone');
 
     const typing = await post(`/playground/api/desk/${conv.key}`, { action: 'typing', on: true });
     if (helpdesk === 'zendesk-tickets') {
@@ -72,7 +72,7 @@ describe.each(['zendesk-messaging', 'zendesk-tickets'])('the playground with %s'
           (await state()).customer.thread.some(
             (m) => m.direction === 'sent' && m.type === 'application/vnd.lime.media-link+json' && JSON.stringify(m.content).includes('sunset.png'),
           ),
-        15_000,
+        30_000,
         'the agent file on the phone',
       );
     } else {
@@ -81,14 +81,14 @@ describe.each(['zendesk-messaging', 'zendesk-tickets'])('the playground with %s'
       await until(
         async () =>
           (await state()).desk.conversations.find((c) => c.key === conv.key)?.messages.some((m) => m.from === 'agent' && m.media?.name === 'sunset.png'),
-        15_000,
+        30_000,
         'the file on the ticket',
       );
-      await until(() => onPhone('sunset.png'), 15_000, "the file's comment on the phone");
+      await until(() => onPhone('sunset.png'), 30_000, "the file's comment on the phone");
     }
 
     expect((await post(`/playground/api/desk/${conv.key}`, { action: 'end' })).status).toBe(202);
-    await until(async () => (await state()).customer.redirects.length > 0, 15_000, 'the Redirect back to the bot');
+    await until(async () => (await state()).customer.redirects.length > 0, 30_000, 'the Redirect back to the bot');
     expect(await onPhone('Thanks for talking to us! Back to the bot now.')).toBe(true);
     expect((await state()).desk.conversations.find((c) => c.key === conv.key)?.closed).toBe(true);
   });
